@@ -1,0 +1,61 @@
+"""Pairs a labelled source sample with an unlabelled target sample."""
+from typing import Union
+
+import numpy as np
+from mmengine.dataset import BaseDataset
+from mmseg.registry import DATASETS
+
+
+@DATASETS.register_module()
+class UDADataset:
+    """Item ``i`` is source sample ``i`` and a seeded random target sample, each through its own
+    pipeline: ``{'inputs': {'source', 'target'}, 'data_samples': {'source', 'target'}}``.
+
+    The target index depends only on ``(seed, i)``, so a resumed run (which replays the sampler)
+    sees exactly the pairs of an uninterrupted one, in any number of dataloader workers. The
+    sampler shuffles ``i``; every target image is drawn uniformly. Target annotations are removed
+    from the sample even if the target pipeline loaded them: in UDA the target is unlabelled.
+
+    Args:
+        source: Config (or instance) of the labelled source dataset.
+        target: Config (or instance) of the target dataset; labels, if any, are dropped.
+        seed: Seed of the source-to-target pairing.
+    """
+
+    def __init__(self, source: Union[dict, BaseDataset], target: Union[dict, BaseDataset],
+                 seed: int = 0) -> None:
+        self.source = DATASETS.build(source) if isinstance(source, dict) else source
+        self.target = DATASETS.build(target) if isinstance(target, dict) else target
+        self.seed = seed
+        self._check_classes()
+
+    def _check_classes(self) -> None:
+        src = tuple(self.source.metainfo.get('classes', ()))
+        tgt = tuple(self.target.metainfo.get('classes', ()))
+        if src != tgt:
+            raise ValueError('UDADataset: source and target datasets must share one class list; '
+                             f'source ({type(self.source).__name__}) has {src}, '
+                             f'target ({type(self.target).__name__}) has {tgt}')
+
+    @property
+    def metainfo(self) -> dict:
+        return self.source.metainfo
+
+    def full_init(self) -> None:
+        self.source.full_init()
+        self.target.full_init()
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def target_index(self, idx: int) -> int:
+        return int(np.random.default_rng((self.seed, idx)).integers(len(self.target)))
+
+    def __getitem__(self, idx: int) -> dict:
+        src = self.source[idx]
+        tgt = self.target[self.target_index(idx)]
+        tgt_sample = tgt['data_samples']
+        if 'gt_sem_seg' in tgt_sample:
+            del tgt_sample.gt_sem_seg
+        return dict(inputs=dict(source=src['inputs'], target=tgt['inputs']),
+                    data_samples=dict(source=src['data_samples'], target=tgt_sample))

@@ -1,0 +1,3 @@
+from .uda_data_preprocessor import UDADataPreprocessor
+
+__all__ = ['UDADataPreprocessor']

@@ -1,0 +1,3 @@
+from .adversarial_loss import AdversarialLoss
+
+__all__ = ['AdversarialLoss']

@@ -1,0 +1,4 @@
+from .adaptsegnet import AdaptSegNet
+from .uda_segmentor import UDASegmentor
+
+__all__ = ['UDASegmentor', 'AdaptSegNet']

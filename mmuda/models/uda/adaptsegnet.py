@@ -1,0 +1,83 @@
+"""AdaptSegNet (Tsai et al., CVPR 2018): multi-level output-space adversarial adaptation."""
+from typing import Dict, Tuple
+
+import torch
+import torch.nn.functional as F
+from mmseg.registry import MODELS
+
+from .uda_segmentor import Losses, UDASegmentor
+
+Tensor = torch.Tensor
+
+
+@MODELS.register_module()
+class AdaptSegNet(UDASegmentor):
+    """Output-space (or feature-level) adversarial learning at one or more prediction levels.
+
+    Each discriminator is named after the level it watches: ``main`` (the decode head on layer4)
+    or ``aux`` (the auxiliary head on layer3). Segmentor step: source segmentation loss of every
+    head plus, per level, ``adv_weights[level] * L_adv(D(target), source label)``, which pushes
+    target predictions towards the source distribution. Discriminator step: per level,
+    ``(L_adv(D(source), source) + L_adv(D(target), target)) / 2`` on detached inputs.
+
+    Args:
+        adv_weights: Weight of the adversarial term of each level; the paper uses main 0.001,
+            aux 0.0002 (0.0005 on Cross-City).
+        adv_loss: Config of :class:`AdversarialLoss` (BCE-with-logits or least squares).
+        adv_input: ``'output'``: D sees the softmax of the level's logits (the paper);
+            ``'feature'``: D sees the backbone feature that the level's head consumes
+            (the paper's feature-adaptation ablation).
+        upsample_to_input: Upsample logits bilinearly to the input size before the softmax, as
+            the reference code does; ``False`` scores the low-resolution map (cheaper).
+    """
+
+    ADV_INPUTS = ('output', 'feature')
+
+    def __init__(self, adv_weights: Dict[str, float],
+                 adv_loss: dict = dict(type='AdversarialLoss', gan_type='vanilla'),
+                 adv_input: str = 'output', upsample_to_input: bool = True, **kwargs) -> None:
+        super().__init__(**kwargs)
+        if adv_input not in self.ADV_INPUTS:
+            raise ValueError(f'AdaptSegNet adv_input must be one of {self.ADV_INPUTS}, '
+                             f'got {adv_input!r}')
+        if set(adv_weights) != set(self.discriminators):
+            raise KeyError(f'AdaptSegNet needs one adv_weights entry per discriminator: '
+                           f'discriminators {sorted(self.discriminators)}, '
+                           f'adv_weights {sorted(adv_weights)}')
+        for level in self.discriminators:
+            self.head_of(level)  # fails early on a level the segmentor does not have
+        self.adv_weights = dict(adv_weights)
+        self.adv_input = adv_input
+        self.upsample_to_input = upsample_to_input
+        self.adv_loss = MODELS.build(adv_loss)
+
+    def discriminator_input(self, out: dict, level: str, size: Tuple[int, int]) -> Tensor:
+        """What the discriminator of ``level`` looks at, for one forward's outputs."""
+        if self.adv_input == 'feature':
+            return self.head_of(level)._transform_inputs(out['feats'])
+        logits = out[level]
+        if self.upsample_to_input:
+            logits = F.interpolate(logits, size=size, mode='bilinear', align_corners=True)
+        return F.softmax(logits, dim=1)
+
+    def segmentor_losses(self, batch: dict) -> Tuple[Losses, dict]:
+        src_out = self.forward_heads(batch['source'])
+        losses = self.source_seg_losses(src_out, batch['source_samples'])
+        tgt_out = self.forward_heads(batch['target'])
+        cache = dict(source={}, target={})
+        for level, disc in self.discriminators.items():
+            d_src = self.discriminator_input(src_out, level, batch['source'].shape[2:])
+            d_tgt = self.discriminator_input(tgt_out, level, batch['target'].shape[2:])
+            fool = self.adv_loss(disc(d_tgt), is_source=True)
+            losses[f'adv.{level}.loss_gen'] = self.adv_weights[level] * fool
+            cache['source'][level], cache['target'][level] = d_src.detach(), d_tgt.detach()
+        return losses, cache
+
+    def discriminator_losses(self, cache: dict) -> Losses:
+        losses = {}
+        for level, disc in self.discriminators.items():
+            on_src = self.adv_loss(disc(cache['source'][level]), is_source=True)
+            on_tgt = self.adv_loss(disc(cache['target'][level]), is_source=False)
+            losses[f'disc.{level}.loss_src'] = on_src / 2
+            losses[f'disc.{level}.loss_tgt'] = on_tgt / 2
+        return losses

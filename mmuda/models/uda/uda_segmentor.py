@@ -1,0 +1,155 @@
+"""The UDA segmentor: a wrapper that owns alternating segmentor/discriminator optimisation."""
+import copy
+from typing import Dict, Optional, Tuple
+
+import torch
+import torch.nn as nn
+from mmengine.model import BaseModel
+from mmengine.optim import OptimWrapperDict
+from mmseg.registry import MODELS
+from mmseg.utils import add_prefix
+
+Tensor = torch.Tensor
+Losses = Dict[str, Tensor]
+
+
+@MODELS.register_module()
+class UDASegmentor(BaseModel):
+    """Wraps any mmseg segmentor for unsupervised domain adaptation; alone, it is source-only.
+
+    Training takes a :class:`UDADataset` batch and runs, with one ``OptimWrapper`` per child
+    (``segmentor`` and, when a method has them, ``discriminators``):
+
+    1. the segmentor step, discriminators frozen: :meth:`segmentor_losses` (the source
+       segmentation loss here; methods add their target terms), backward, step;
+    2. the discriminator step, only when there are discriminators: :meth:`discriminator_losses`
+       on the detached tensors that step 1 put in its cache, backward, step.
+
+    Everything else (``predict``, ``tensor`` mode, ``val_step``, ``test_step``) delegates to the
+    wrapped segmentor, so mmseg's test loop, ``IoUMetric``, ``SegTTAModel`` and visualiser see an
+    ordinary segmentor.
+
+    Args:
+        segmentor: Config of the wrapped mmseg segmentor (e.g. an ``EncoderDecoder``).
+        discriminators: Name -> config of each discriminator; empty for source-only.
+        data_preprocessor: Config of :class:`UDADataPreprocessor`; its ``common`` settings default
+            to the segmentor's own ``data_preprocessor``.
+        train_cfg, pretrained: Unused; accepted because ``mmseg.apis.init_model`` sets them on
+            any model config before building it.
+    """
+
+    def __init__(self, segmentor: dict, discriminators: Optional[dict] = None,
+                 data_preprocessor: Optional[dict] = None, init_cfg=None,
+                 train_cfg: Optional[dict] = None, pretrained: Optional[str] = None) -> None:
+        super().__init__(data_preprocessor=self._uda_preprocessor_cfg(data_preprocessor, segmentor),
+                         init_cfg=init_cfg)
+        self.segmentor = MODELS.build(segmentor)
+        self.discriminators = nn.ModuleDict(
+            {name: MODELS.build(cfg) for name, cfg in (discriminators or {}).items()})
+
+    @staticmethod
+    def _uda_preprocessor_cfg(cfg: Optional[dict], segmentor: dict) -> dict:
+        """A ``UDADataPreprocessor`` config whose ``common`` part defaults to the segmentor's.
+
+        A plain ``SegDataPreProcessor`` config (what mmengine's Runner injects from a top-level
+        ``data_preprocessor``) is taken as the settings common to both branches.
+        """
+        cfg = copy.deepcopy(dict(cfg or {}))
+        if cfg.get('type', 'UDADataPreprocessor') != 'UDADataPreprocessor':
+            cfg = dict(common=cfg)
+        cfg['type'] = 'UDADataPreprocessor'
+        if cfg.get('common') is None:
+            cfg['common'] = copy.deepcopy(dict(segmentor.get('data_preprocessor') or {}))
+        cfg['common'] = {k: v for k, v in cfg['common'].items() if k != 'type'}
+        return cfg
+
+    # ------------------------------------------------------------------ inference: delegate
+    @property
+    def out_channels(self) -> int:
+        return self.segmentor.out_channels
+
+    @property
+    def decode_head(self) -> nn.Module:
+        return self.segmentor.decode_head
+
+    @property
+    def num_classes(self) -> int:
+        return self.segmentor.num_classes
+
+    def forward(self, inputs: Tensor, data_samples=None, mode: str = 'tensor'):
+        """Inference of the wrapped segmentor (``mode`` 'predict', 'tensor' or 'loss')."""
+        return self.segmentor(inputs, data_samples, mode)
+
+    # ------------------------------------------------------------------ training
+    def train_step(self, data: dict, optim_wrapper: OptimWrapperDict) -> Dict[str, Tensor]:
+        data = self.data_preprocessor(data, True)
+        batch = dict(source=data['inputs']['source'], target=data['inputs']['target'],
+                     source_samples=data['data_samples']['source'])
+        log_vars, cache = self._segmentor_step(batch, optim_wrapper['segmentor'])
+        if len(self.discriminators):
+            log_vars.update(self._discriminator_step(cache, optim_wrapper['discriminators']))
+        return log_vars
+
+    def _segmentor_step(self, batch: dict, optim_wrapper) -> Tuple[Dict[str, Tensor], dict]:
+        self.discriminators.requires_grad_(False)
+        with optim_wrapper.optim_context(self.segmentor):
+            losses, cache = self.segmentor_losses(batch)
+            loss, log_vars = self.parse_losses(losses)
+        optim_wrapper.update_params(loss)
+        return log_vars, cache
+
+    def _discriminator_step(self, cache: dict, optim_wrapper) -> Dict[str, Tensor]:
+        self.discriminators.requires_grad_(True)
+        with optim_wrapper.optim_context(self.discriminators):
+            loss, log_vars = self.parse_losses(self.discriminator_losses(cache))
+        optim_wrapper.update_params(loss)
+        return log_vars
+
+    def segmentor_losses(self, batch: dict) -> Tuple[Losses, dict]:
+        """Losses of the segmentor step and a cache of detached tensors for the D step.
+
+        ``batch`` holds ``source`` and ``target`` images (N, C, H, W) and the
+        ``source_samples`` with their labels; target samples are deliberately not passed on.
+        Source-only: the wrapped segmentor's loss on the source batch, nothing on the target.
+        """
+        out = self.forward_heads(batch['source'])
+        return self.source_seg_losses(out, batch['source_samples']), {}
+
+    def discriminator_losses(self, cache: dict) -> Losses:
+        """Losses of the discriminator step, from the detached tensors in ``cache``."""
+        raise NotImplementedError(f'{type(self).__name__} has discriminators but does not '
+                                  'define discriminator_losses()')
+
+    # ------------------------------------------------------------------ helpers for methods
+    def forward_heads(self, inputs: Tensor) -> dict:
+        """One backbone pass and every head: ``{'feats', 'main', 'aux'}`` (aux if present).
+
+        Methods need the logits (and sometimes the features) of both levels, while mmseg's
+        ``EncoderDecoder.loss`` only returns losses and ``_forward`` only the main logits.
+        """
+        seg = self.segmentor
+        feats = seg.extract_feat(inputs)
+        out = dict(feats=feats, main=seg.decode_head(feats))
+        if getattr(seg, 'with_auxiliary_head', False):
+            if isinstance(seg.auxiliary_head, nn.ModuleList):
+                raise ValueError('mmuda methods support one auxiliary head; the segmentor '
+                                 'config has a list in `auxiliary_head`')
+            out['aux'] = seg.auxiliary_head(feats)
+        return out
+
+    def head_of(self, level: str) -> nn.Module:
+        """The head that produces the logits of a level ('main' or 'aux')."""
+        heads = dict(main='decode_head', aux='auxiliary_head')
+        if level not in heads or not hasattr(self.segmentor, heads[level]):
+            raise KeyError(f'unknown prediction level {level!r}: expected "main" (decode head) '
+                           f'or "aux" (auxiliary head of the segmentor)')
+        return getattr(self.segmentor, heads[level])
+
+    def source_seg_losses(self, out: dict, samples) -> Losses:
+        """Supervised losses of every head on source labels, prefixed ``src.``."""
+        losses = add_prefix(self.segmentor.decode_head.loss_by_feat(out['main'], samples),
+                            'decode')
+        if 'aux' in out:
+            losses.update(add_prefix(
+                self.segmentor.auxiliary_head.loss_by_feat(out['aux'], samples), 'aux'))
+        return add_prefix(losses, 'src')

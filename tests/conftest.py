@@ -1,0 +1,71 @@
+"""Shared fixtures: tiny toy domains on disk and tiny UDA model configs."""
+import copy
+from pathlib import Path
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+
+import mmuda  # noqa: F401  (registers the modules)
+from mmuda.datasets.toy_domains import ToyDomainsSpec, generate_toy_domains
+
+REPO = Path(__file__).resolve().parents[1]
+TOY_SOURCE_ONLY = REPO / 'configs/source_only/source-only_dlv2-r18-toy_1xb4-2k_toy-source_toy-target.py'
+TOY_ADAPTSEGNET = REPO / 'configs/adaptsegnet/adaptsegnet_dlv2-r18-toy_1xb4-2k_toy-source_toy-target.py'
+NUM_CLASSES = 7
+
+
+@pytest.fixture(autouse=True)
+def _mmseg_scope():
+    init_default_scope('mmseg')
+    torch.set_num_threads(1)
+
+
+@pytest.fixture(scope='session')
+def toy_root(tmp_path_factory) -> Path:
+    """Toy domains at 32x64 with 8 train and 4 val images per domain."""
+    root = tmp_path_factory.mktemp('toy')
+    generate_toy_domains(str(root), ToyDomainsSpec(height=32, width=64, num_train=8, num_val=4),
+                         progress=False)
+    return root
+
+
+def tiny_segmentor(num_classes: int = NUM_CLASSES, aux: bool = True) -> dict:
+    """A DeepLab-v2 segmentor small enough for unit tests (ResNet-18, 8 base channels)."""
+    seg = copy.deepcopy(Config.fromfile(str(REPO / 'configs/_base_/models/'
+                                            'deeplabv2_r18-toy_multilevel.py')).segmentor)
+    seg.backbone.update(base_channels=8, stem_channels=8,
+                        norm_cfg=dict(type='GN', num_groups=4, requires_grad=True))
+    seg.decode_head.update(in_channels=64, num_classes=num_classes)
+    seg.auxiliary_head.update(in_channels=32, num_classes=num_classes)
+    if not aux:
+        seg.pop('auxiliary_head')
+    return seg.to_dict()
+
+
+def toy_cfg(config: Path, root: Path, work_dir: Path, iters: int = 6, **overrides) -> Config:
+    """A toy config shrunk for tests: tiny data, tiny model, `iters` iterations, no workers."""
+    cfg = Config.fromfile(str(config))
+    cfg.work_dir = str(work_dir)
+    cfg.model.segmentor = tiny_segmentor()
+    for d in ('main', 'aux'):
+        if d in cfg.model.get('discriminators', {}):
+            cfg.model.discriminators[d].update(in_channels=NUM_CLASSES, channels=(8, 8, 8, 8))
+    train = cfg.train_dataloader
+    train.update(batch_size=2, num_workers=0, persistent_workers=False)
+    train.dataset.source.data_root = str(root / 'source')
+    train.dataset.target.data_root = str(root / 'target')
+    for name in ('val_dataloader', 'test_dataloader'):
+        cfg[name].update(num_workers=0, persistent_workers=False)
+        cfg[name].dataset.data_root = str(root / 'target')
+    cfg.train_cfg.update(max_iters=iters, val_interval=iters)
+    for sched in cfg.param_scheduler.values():
+        sched[0].end = iters
+    cfg.default_hooks.logger.interval = 1
+    cfg.default_hooks.checkpoint.update(interval=iters, max_keep_ckpts=10)
+    cfg.default_hooks.visualization.draw = False
+    cfg.randomness = dict(seed=0, deterministic=True)
+    cfg.env_cfg.mp_cfg.mp_start_method = 'fork'
+    cfg.merge_from_dict(overrides)
+    return cfg

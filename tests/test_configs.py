@@ -1,0 +1,27 @@
+"""Every shipped config loads, wraps an mmseg segmentor, and builds."""
+from pathlib import Path
+
+import pytest
+from mmengine.config import Config
+from mmseg.registry import MODELS
+
+from conftest import REPO
+
+CONFIGS = sorted(p for p in (REPO / 'configs').rglob('*.py') if '_base_' not in p.parts)
+
+
+def test_there_are_configs():
+    assert len(CONFIGS) >= 2
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=lambda p: str(p.relative_to(REPO / 'configs')))
+def test_config_builds(path: Path):
+    cfg = Config.fromfile(str(path))
+    assert cfg.custom_imports['imports'] == ['mmuda'] and cfg.default_scope == 'mmseg'
+    assert cfg.model.segmentor.type == 'EncoderDecoder'
+    assert cfg.optim_wrapper.constructor == 'UDAOptimWrapperConstructor'
+    model = MODELS.build(cfg.model)
+    for name, disc in model.discriminators.items():
+        expected = model.head_of(name).out_channels if cfg.model.adv_input == 'output' \
+            else disc.in_channels
+        assert disc.in_channels == expected, f'{path.name}: discriminator {name} channels'
