@@ -11,8 +11,9 @@ import mmuda  # noqa: F401  (registers the modules)
 from mmuda.datasets.toy_domains import ToyDomainsSpec, generate_toy_domains
 
 REPO = Path(__file__).resolve().parents[1]
-TOY_SOURCE_ONLY = REPO / 'configs/source_only/source-only_dlv2-r18-toy_1xb4-2k_toy-source_toy-target.py'
-TOY_ADAPTSEGNET = REPO / 'configs/adaptsegnet/adaptsegnet_dlv2-r18-toy_1xb4-2k_toy-source_toy-target.py'
+TOY = 'dlv2-r18-toy_1xb4-600_toy-source_toy-target.py'
+TOY_SOURCE_ONLY = REPO / 'configs/source_only' / f'source-only_{TOY}'
+TOY_ADAPTSEGNET = REPO / 'configs/adaptsegnet' / f'adaptsegnet_{TOY}'
 NUM_CLASSES = 7
 
 

@@ -22,8 +22,8 @@ from tqdm import tqdm
 
 REPO = Path(__file__).resolve().parents[1]
 RUNS = {
-    'source-only': 'configs/source_only/source-only_dlv2-r18-toy_1xb4-2k_toy-source_toy-target.py',
-    'AdaptSegNet': 'configs/adaptsegnet/adaptsegnet_dlv2-r18-toy_1xb4-2k_toy-source_toy-target.py',
+    'source-only': 'configs/source_only/source-only_dlv2-r18-toy_1xb4-600_toy-source_toy-target.py',
+    'AdaptSegNet': 'configs/adaptsegnet/adaptsegnet_dlv2-r18-toy_1xb4-600_toy-source_toy-target.py',
 }
 
 
@@ -58,8 +58,8 @@ def confusion(pred: np.ndarray, gt: np.ndarray, num_classes: int) -> np.ndarray:
                        minlength=num_classes ** 2).reshape(num_classes, num_classes)
 
 
-def evaluate(config: str, ckpt: Path, data_root: str) -> tuple[np.ndarray, list]:
-    """Per-class IoU on target val and the predictions (for the grid)."""
+def evaluate(config: str, ckpt: Path, data_root: str) -> tuple[np.ndarray, list, list, tuple]:
+    """Per-class IoU (%) on target val, the predictions, the image paths and class names."""
     from mmseg.apis import inference_model, init_model
     model = init_model(str(REPO / config), str(ckpt), device='cpu')
     classes = model.dataset_meta['classes']

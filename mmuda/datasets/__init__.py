@@ -1,4 +1,5 @@
+from .gta5 import GTA5Dataset
 from .toy_street import ToyStreetDataset
 from .uda_dataset import UDADataset
 
-__all__ = ['UDADataset', 'ToyStreetDataset']
+__all__ = ['UDADataset', 'ToyStreetDataset', 'GTA5Dataset']

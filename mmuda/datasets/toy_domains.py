@@ -93,11 +93,13 @@ def render_scene(rng: np.random.Generator, style: DomainStyle, height: int,
     hz = height * (style.horizon + rng.uniform(-0.04, 0.04))
     vx = width * (0.5 + rng.uniform(-0.08, 0.08))
     # ground: vegetation verge everywhere below the horizon, then sidewalk and road trapezoids
-    fill('rectangle', [0, hz, width, height], VEGETATION, _jitter(rng, style.colours[VEGETATION], 10))
+    fill('rectangle', [0, hz, width, height], VEGETATION,
+         _jitter(rng, style.colours[VEGETATION], 10))
     half = width * (style.road_half_width + rng.uniform(-0.04, 0.04))
     walk = half + width * rng.uniform(0.10, 0.18)
     fill('polygon', [(vx - 3, hz), (vx + 3, hz), (width / 2 + walk, height),
-                     (width / 2 - walk, height)], SIDEWALK, _jitter(rng, style.colours[SIDEWALK], 10))
+                     (width / 2 - walk, height)], SIDEWALK,
+         _jitter(rng, style.colours[SIDEWALK], 10))
     fill('polygon', [(vx - 1, hz), (vx + 1, hz), (width / 2 + half, height),
                      (width / 2 - half, height)], ROAD, _jitter(rng, style.colours[ROAD], 8))
     # skyline: buildings and trees on both sides of the vanishing point

@@ -1,2 +1,1 @@
-from . import (backbones, data_preprocessors, decode_heads,  # noqa: F401
-               discriminators, losses, uda)
+from . import backbones, data_preprocessors, decode_heads, discriminators, losses, uda  # noqa: F401

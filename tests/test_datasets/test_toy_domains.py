@@ -3,8 +3,14 @@ import json
 import numpy as np
 from PIL import Image
 
-from mmuda.datasets.toy_domains import (CLASSES, SOURCE_STYLE, TARGET_STYLE, ToyDomainsSpec,
-                                        generate_toy_domains, render_scene)
+from mmuda.datasets.toy_domains import (
+    CLASSES,
+    SOURCE_STYLE,
+    TARGET_STYLE,
+    ToyDomainsSpec,
+    generate_toy_domains,
+    render_scene,
+)
 
 
 def test_layout_is_cityscapes_style(toy_root):

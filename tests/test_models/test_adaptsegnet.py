@@ -172,3 +172,9 @@ def test_config_errors_are_named():
                           discriminators=dict(aux=dict(type='FCDiscriminator',
                                                        in_channels=NUM_CLASSES)),
                           adv_weights=dict(aux=0.1)))
+
+
+def test_loss_mode_is_refused_so_adaptation_cannot_be_skipped_silently():
+    model = build_adaptsegnet(levels=('main',))
+    with pytest.raises(RuntimeError, match='train_step'):
+        model(torch.randn(1, 3, H, W), None, mode='loss')

@@ -1,7 +1,7 @@
 # Toy-domain schedule: the AdaptSegNet optimisers (SGD + Adam, poly 0.9, heads at 10x) with a
 # learning rate for a randomly initialised network and a CPU-sized number of iterations.
 _base_ = ['./adaptsegnet_poly-250k_stop-150k.py']
-max_iters = 2000
+max_iters = 600
 optim_wrapper = dict(segmentor=dict(optimizer=dict(lr=0.01)))
 param_scheduler = dict(
     segmentor=[dict(type='PolyLR', power=0.9, eta_min=0.0, begin=0, end=max_iters,

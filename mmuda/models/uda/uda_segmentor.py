@@ -77,7 +77,19 @@ class UDASegmentor(BaseModel):
         return self.segmentor.num_classes
 
     def forward(self, inputs: Tensor, data_samples=None, mode: str = 'tensor'):
-        """Inference of the wrapped segmentor (``mode`` 'predict', 'tensor' or 'loss')."""
+        """Inference of the wrapped segmentor (``mode`` 'predict' or 'tensor').
+
+        ``mode='loss'`` is refused: UDA training happens in :meth:`train_step`. A model wrapper
+        that trains through ``forward(mode='loss')`` (mmengine's default
+        ``MMDistributedDataParallel``) would otherwise train the segmentor on source labels only
+        and silently skip the adaptation.
+        """
+        if mode == 'loss':
+            raise RuntimeError(
+                f'{type(self).__name__} trains through train_step(), not forward(mode="loss"); '
+                'a model wrapper called forward(mode="loss") (mmengine\'s default '
+                'MMDistributedDataParallel does), which would skip the adaptation. Distributed '
+                'training of mmuda models needs a wrapper that calls train_step.')
         return self.segmentor(inputs, data_samples, mode)
 
     # ------------------------------------------------------------------ training
