@@ -10,6 +10,6 @@ from .version import __version__
 check_versions()
 register_checkpoint_safe_globals()
 
-from . import datasets, engine, models  # noqa: E402,F401  (registration side effects)
+from . import datasets, engine, evaluation, models  # noqa: E402,F401  (registration)
 
 __all__ = ['__version__']
