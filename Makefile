@@ -17,7 +17,7 @@ install: $(VENV)/.deps-installed
 	  || $(PIP) install --no-deps --no-build-isolation -q -e .
 
 $(VENV)/.deps-installed: $(REQS)
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@test -x $(PY) || $(PYTHON) -m venv "$$(readlink -f $(VENV))"
 	$(PIP) install -q -U pip
 	$(PIP) install -q -r requirements/build.txt
 	$(PIP) install -q $(TORCH)
