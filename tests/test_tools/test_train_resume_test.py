@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import REPO, TOY_ADAPTSEGNET, TOY_SOURCE_ONLY, toy_cfg
+from conftest import REPO, TOY_ADAPTSEGNET, TOY_SOURCE_ONLY, tiny_segmentor, toy_cfg
 
 
 def run_tool(tool: str, *args: str) -> str:
@@ -121,3 +121,17 @@ def test_load_from_initialises_a_new_run(full_run, toy_root, tmp_path):
                   load_from=str(work / 'iter_6.pth'))
     out = run_tool('train.py', dump(cfg, tmp_path / 'cfg.py'))
     assert 'Load checkpoint from' in out
+
+
+def test_init_cfg_pretrained_reads_a_uda_checkpoint(full_run):
+    """`init_cfg=Pretrained` goes through mmengine's loader, i.e. torch.load(weights_only)."""
+    from mmseg.registry import MODELS
+    work, _ = full_run
+    seg = tiny_segmentor()
+    seg['backbone']['init_cfg'] = dict(type='Pretrained', checkpoint=str(work / 'iter_6.pth'),
+                                       prefix='segmentor.backbone.')
+    model = MODELS.build(seg)
+    model.init_weights()
+    saved = torch.load(work / 'iter_6.pth')['state_dict']
+    torch.testing.assert_close(model.backbone.conv1.weight,
+                               saved['segmentor.backbone.conv1.weight'])
