@@ -6,6 +6,8 @@ import os.path as osp
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
+from mmuda.utils import init_cpu_distributed
+
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Test (and evaluate) a segmentor (mmuda)')
@@ -65,6 +67,7 @@ def main() -> None:
     if args.out is not None:
         cfg.test_evaluator['output_dir'] = args.out
         cfg.test_evaluator['keep_results'] = True
+    init_cpu_distributed(args.launcher)  # mmengine's launcher needs CUDA
     runner = Runner.from_cfg(cfg)
     runner.test()
 

@@ -8,6 +8,8 @@ from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
+from mmuda.utils import init_cpu_distributed
+
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Train a segmentor (mmuda)')
@@ -56,6 +58,7 @@ def main() -> None:
     if args.amp:
         enable_amp(cfg)
     cfg.resume = args.resume or cfg.get('resume', False)
+    init_cpu_distributed(args.launcher)  # mmengine's launcher needs CUDA
     runner = Runner.from_cfg(cfg)
     runner.train()
 

@@ -13,3 +13,6 @@ log_level = 'INFO'
 load_from = None
 resume = False
 tta_model = dict(type='SegTTAModel')
+# Distributed runs (tools/dist_train.sh, slurm_train.sh): UDA segmentors average gradients
+# themselves between backward and step; the wrapper starts all ranks from the same weights.
+model_wrapper_cfg = dict(type='UDADataParallel')

@@ -1,4 +1,7 @@
 from .checkpoint import register_checkpoint_safe_globals
+from .dist import all_reduce_gradients
+from .launcher import init_cpu_distributed
 from .version_check import check_versions
 
-__all__ = ['check_versions', 'register_checkpoint_safe_globals']
+__all__ = ['all_reduce_gradients', 'check_versions', 'init_cpu_distributed',
+           'register_checkpoint_safe_globals']

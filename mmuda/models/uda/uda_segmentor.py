@@ -9,6 +9,8 @@ from mmengine.optim import OptimWrapperDict
 from mmseg.registry import MODELS
 from mmseg.utils import add_prefix
 
+from mmuda.utils import all_reduce_gradients
+
 Tensor = torch.Tensor
 Losses = Dict[str, Tensor]
 
@@ -107,15 +109,29 @@ class UDASegmentor(BaseModel):
         with optim_wrapper.optim_context(self.segmentor):
             losses, cache = self.segmentor_losses(batch)
             loss, log_vars = self.parse_losses(losses)
-        optim_wrapper.update_params(loss)
+        self._update_params(optim_wrapper, loss)
         return log_vars, cache
 
     def _discriminator_step(self, cache: dict, optim_wrapper) -> Dict[str, Tensor]:
         self.discriminators.requires_grad_(True)
         with optim_wrapper.optim_context(self.discriminators):
             loss, log_vars = self.parse_losses(self.discriminator_losses(cache))
-        optim_wrapper.update_params(loss)
+        self._update_params(optim_wrapper, loss)
         return log_vars
+
+    @staticmethod
+    def _update_params(optim_wrapper, loss: Tensor) -> None:
+        """``OptimWrapper.update_params`` with gradients averaged over ranks before the step.
+
+        Gradient accumulation (``accumulative_counts``) and AMP loss scaling behave as in
+        mmengine: the all-reduce runs only on the iterations that step.
+        """
+        optim_wrapper.backward(optim_wrapper.scale_loss(loss))
+        if optim_wrapper.should_update():
+            all_reduce_gradients(p for group in optim_wrapper.optimizer.param_groups
+                                 for p in group['params'])
+            optim_wrapper.step()
+            optim_wrapper.zero_grad()
 
     def segmentor_losses(self, batch: dict) -> Tuple[Losses, dict]:
         """Losses of the segmentor step and a cache of detached tensors for the D step.

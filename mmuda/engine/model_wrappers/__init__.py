@@ -1,0 +1,3 @@
+from .uda_data_parallel import UDADataParallel
+
+__all__ = ['UDADataParallel']

@@ -1,0 +1,19 @@
+"""Start distributed runs where mmengine's launcher cannot: CPU-only machines."""
+import os
+
+import torch
+import torch.distributed as torch_dist
+
+
+def init_cpu_distributed(launcher: str) -> bool:
+    """Initialise a gloo process group for ``--launcher pytorch`` on a machine without CUDA.
+
+    mmengine 0.10.7 calls ``torch.cuda.set_device`` before ``init_process_group`` and so fails
+    on CPU-only machines; the Runner skips its own initialisation when a group exists. Returns
+    whether a group was created here. NCCL needs GPUs, hence gloo whatever ``dist_cfg`` says.
+    """
+    if launcher != 'pytorch' or torch.cuda.is_available() or torch_dist.is_initialized():
+        return False
+    torch_dist.init_process_group(backend='gloo', rank=int(os.environ['RANK']),
+                                  world_size=int(os.environ['WORLD_SIZE']))
+    return True
