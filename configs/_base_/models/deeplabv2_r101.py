@@ -12,8 +12,8 @@ segmentor = dict(
         bgr_to_rgb=False,
         pad_val=0,
         seg_pad_val=255),
-    # ImageNet+COCO Caffe weights converted by tools/model_converters (datasets issue);
-    # set init_cfg=dict(type='Pretrained', checkpoint=...) on the backbone to use them.
+    # ImageNet+COCO Caffe weights converted by tools/model_converters/deeplabv2_caffe.py;
+    # set init_cfg=dict(type='Pretrained', checkpoint=..., prefix='backbone.') on the backbone.
     backbone=dict(
         type='DeepLabV2ResNet',
         depth=101,
