@@ -178,3 +178,29 @@ def test_loss_mode_is_refused_so_adaptation_cannot_be_skipped_silently():
     model = build_adaptsegnet(levels=('main',))
     with pytest.raises(RuntimeError, match='train_step'):
         model(torch.randn(1, 3, H, W), None, mode='loss')
+
+
+def _nan_batch():
+    batch = make_batch()
+    batch['inputs']['source'] = [x.float() * float('nan') for x in batch['inputs']['source']]
+    return batch
+
+
+def test_nonfinite_loss_stops_with_term_and_iteration():
+    model = build_adaptsegnet(levels=('main',))
+    with pytest.raises(FloatingPointError, match=r'iteration \d+: .*src\.decode\.loss_ce'):
+        model.train_step(_nan_batch(), sgd_wrappers(model))
+
+
+def test_nonfinite_loss_skip_leaves_weights_untouched():
+    model = build_adaptsegnet(levels=('main',), nonfinite_loss='skip')
+    before = copy.deepcopy(model.state_dict())
+    log = model.train_step(_nan_batch(), sgd_wrappers(model))
+    assert log['nonfinite_skipped'] == 1
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, before[key]), key
+
+
+def test_unknown_nonfinite_policy_names_the_key():
+    with pytest.raises(ValueError, match='model.nonfinite_loss'):
+        build_adaptsegnet(levels=('main',), nonfinite_loss='ignore')

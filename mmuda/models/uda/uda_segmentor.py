@@ -1,9 +1,12 @@
 """The UDA segmentor: a wrapper that owns alternating segmentor/discriminator optimisation."""
 import copy
+import math
 from typing import Dict, Optional, Tuple
 
 import torch
 import torch.nn as nn
+from mmengine.dist import all_reduce
+from mmengine.logging import MessageHub
 from mmengine.model import BaseModel
 from mmengine.optim import OptimWrapperDict
 from mmseg.registry import MODELS
@@ -36,15 +39,26 @@ class UDASegmentor(BaseModel):
         discriminators: Name -> config of each discriminator; empty for source-only.
         data_preprocessor: Config of :class:`UDADataPreprocessor`; its ``common`` settings default
             to the segmentor's own ``data_preprocessor``.
+        nonfinite_loss: What a NaN or Inf loss does: ``'raise'`` stops training with an error
+            naming the loss terms and the iteration (the last checkpoint written stays the last
+            good one); ``'skip'`` skips that optimisation step and logs ``nonfinite_skipped``.
+            Decided identically on every rank.
         train_cfg, pretrained: Unused; accepted because ``mmseg.apis.init_model`` sets them on
             any model config before building it.
     """
 
+    NONFINITE_POLICIES = ('raise', 'skip')
+
     def __init__(self, segmentor: dict, discriminators: Optional[dict] = None,
-                 data_preprocessor: Optional[dict] = None, init_cfg=None,
-                 train_cfg: Optional[dict] = None, pretrained: Optional[str] = None) -> None:
+                 data_preprocessor: Optional[dict] = None, nonfinite_loss: str = 'raise',
+                 init_cfg=None, train_cfg: Optional[dict] = None,
+                 pretrained: Optional[str] = None) -> None:
+        if nonfinite_loss not in self.NONFINITE_POLICIES:
+            raise ValueError(f'model.nonfinite_loss must be one of {self.NONFINITE_POLICIES}, '
+                             f'got {nonfinite_loss!r}')
         super().__init__(data_preprocessor=self._uda_preprocessor_cfg(data_preprocessor, segmentor),
                          init_cfg=init_cfg)
+        self.nonfinite_loss = nonfinite_loss
         self.segmentor = MODELS.build(segmentor)
         self.discriminators = nn.ModuleDict(
             {name: MODELS.build(cfg) for name, cfg in (discriminators or {}).items()})
@@ -109,29 +123,51 @@ class UDASegmentor(BaseModel):
         with optim_wrapper.optim_context(self.segmentor):
             losses, cache = self.segmentor_losses(batch)
             loss, log_vars = self.parse_losses(losses)
-        self._update_params(optim_wrapper, loss)
+        self._update_params(optim_wrapper, loss, log_vars)
         return log_vars, cache
 
     def _discriminator_step(self, cache: dict, optim_wrapper) -> Dict[str, Tensor]:
         self.discriminators.requires_grad_(True)
         with optim_wrapper.optim_context(self.discriminators):
             loss, log_vars = self.parse_losses(self.discriminator_losses(cache))
-        self._update_params(optim_wrapper, loss)
+        self._update_params(optim_wrapper, loss, log_vars)
         return log_vars
 
-    @staticmethod
-    def _update_params(optim_wrapper, loss: Tensor) -> None:
-        """``OptimWrapper.update_params`` with gradients averaged over ranks before the step.
+    def _update_params(self, optim_wrapper, loss: Tensor, log_vars: dict) -> None:
+        """``OptimWrapper.update_params`` with gradients averaged over ranks before the step
+        and the non-finite-loss policy applied first.
 
         Gradient accumulation (``accumulative_counts``) and AMP loss scaling behave as in
         mmengine: the all-reduce runs only on the iterations that step.
         """
+        if not self._finite_on_all_ranks(loss):
+            self._handle_nonfinite(log_vars)
+            return
         optim_wrapper.backward(optim_wrapper.scale_loss(loss))
         if optim_wrapper.should_update():
             all_reduce_gradients(p for group in optim_wrapper.optimizer.param_groups
                                  for p in group['params'])
             optim_wrapper.step()
             optim_wrapper.zero_grad()
+
+    @staticmethod
+    def _finite_on_all_ranks(loss: Tensor) -> bool:
+        """Whether the loss is finite on every rank (one scalar all-reduce when distributed),
+        so that all ranks skip or stop together instead of one of them hanging."""
+        bad = torch.tensor(0.0 if torch.isfinite(loss).all() else 1.0, device=loss.device)
+        all_reduce(bad)  # no-op on one process
+        return bad.item() == 0
+
+    def _handle_nonfinite(self, log_vars: dict) -> None:
+        terms = [k for k, v in log_vars.items() if not math.isfinite(float(v))]
+        iteration = MessageHub.get_current_instance().get_info('iter', -1) + 1
+        what = ', '.join(terms) if terms else 'a loss on another rank'
+        if self.nonfinite_loss == 'raise':
+            raise FloatingPointError(
+                f'non-finite loss at iteration {iteration}: {what}. Training stopped before '
+                'the update; the last checkpoint written is the last good one. Set '
+                "model.nonfinite_loss='skip' to skip such steps instead.")
+        log_vars['nonfinite_skipped'] = torch.tensor(1.0)
 
     def segmentor_losses(self, batch: dict) -> Tuple[Losses, dict]:
         """Losses of the segmentor step and a cache of detached tensors for the D step.
