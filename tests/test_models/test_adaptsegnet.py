@@ -14,11 +14,11 @@ H, W = 32, 64
 LR_SEG, LR_D = 0.5, 0.25
 
 
-def build_adaptsegnet(levels=('main', 'aux'), **kwargs):
+def build_adaptsegnet(levels=('main', 'aux'), disc_channels=NUM_CLASSES, **kwargs):
     weights = dict(main=0.001, aux=0.0002)
     model = MODELS.build(dict(
         type='AdaptSegNet', segmentor=tiny_segmentor(),
-        discriminators={lv: dict(type='FCDiscriminator', in_channels=NUM_CLASSES,
+        discriminators={lv: dict(type='FCDiscriminator', in_channels=disc_channels,
                                  channels=(8, 8, 8, 8)) for lv in levels},
         adv_weights={lv: weights[lv] for lv in levels}, **kwargs))
     model.init_weights()
@@ -153,7 +153,8 @@ def test_adaptation_pulls_target_predictions_towards_source_judgement():
 
 @pytest.mark.parametrize('adv_input,channels', [('feature', 64), ('output', NUM_CLASSES)])
 def test_discriminator_inputs(adv_input, channels):
-    model = build_adaptsegnet(levels=('main',), adv_input=adv_input, upsample_to_input=False)
+    model = build_adaptsegnet(levels=('main',), disc_channels=channels, adv_input=adv_input,
+                              upsample_to_input=False)
     out = model.forward_heads(torch.randn(1, 3, H, W))
     d_in = model.discriminator_input(out, 'main', (H, W))
     assert d_in.shape[1] == channels
@@ -204,3 +205,10 @@ def test_nonfinite_loss_skip_leaves_weights_untouched():
 def test_unknown_nonfinite_policy_names_the_key():
     with pytest.raises(ValueError, match='model.nonfinite_loss'):
         build_adaptsegnet(levels=('main',), nonfinite_loss='ignore')
+
+
+def test_discriminator_channel_mismatch_is_caught_at_build_time():
+    with pytest.raises(ValueError, match=r'model\.discriminators\.main\.in_channels is 19'):
+        MODELS.build(dict(type='AdaptSegNet', segmentor=tiny_segmentor(),
+                          discriminators=dict(main=dict(type='FCDiscriminator', in_channels=19)),
+                          adv_weights=dict(main=0.001)))

@@ -44,12 +44,23 @@ class AdaptSegNet(UDASegmentor):
             raise KeyError(f'AdaptSegNet needs one adv_weights entry per discriminator: '
                            f'discriminators {sorted(self.discriminators)}, '
                            f'adv_weights {sorted(adv_weights)}')
-        for level in self.discriminators:
-            self.head_of(level)  # fails early on a level the segmentor does not have
         self.adv_weights = dict(adv_weights)
         self.adv_input = adv_input
+        for level in self.discriminators:
+            self._check_discriminator_channels(level)
         self.upsample_to_input = upsample_to_input
         self.adv_loss = MODELS.build(adv_loss)
+
+    def _check_discriminator_channels(self, level: str) -> None:
+        """Fail at build time, naming the config key, when D cannot take its input."""
+        head = self.head_of(level)  # also fails on a level the segmentor does not have
+        expected = head.out_channels if self.adv_input == 'output' else head.in_channels
+        got = getattr(self.discriminators[level], 'in_channels', expected)
+        if got != expected:
+            what = 'classes' if self.adv_input == 'output' else 'feature channels'
+            raise ValueError(
+                f'model.discriminators.{level}.in_channels is {got}, but the {level} level '
+                f'feeds it {expected} {what} (adv_input={self.adv_input!r})')
 
     def discriminator_input(self, out: dict, level: str, size: Tuple[int, int]) -> Tensor:
         """What the discriminator of ``level`` looks at, for one forward's outputs."""
