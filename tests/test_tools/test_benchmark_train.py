@@ -1,0 +1,31 @@
+"""tools/analysis_tools/benchmark_train.py runs end to end (behaviour only, never wall time)."""
+import importlib.util
+
+from conftest import REPO, TOY_ADAPTSEGNET
+
+
+def load_tool():
+    path = REPO / 'tools/analysis_tools/benchmark_train.py'
+    spec = importlib.util.spec_from_file_location('benchmark_train', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_benchmark_reports_both_steps_and_their_ratio():
+    tool = load_tool()
+    row = tool.benchmark(str(TOY_ADAPTSEGNET), iters=1, warmup=0, scale=0.25, batch=1)
+    assert row['method'] == 'AdaptSegNet' and row['source_size'] == '32x64'
+    assert row['s_per_iter'] > 0 and row['source_only_s_per_iter'] > 0
+    assert row['time_ratio'] == row['s_per_iter'] / row['source_only_s_per_iter']
+    assert row['peak_mem_mb'] > 0
+    table = tool.markdown([row], 1, 0)
+    assert '| time ratio |' in table and 'AdaptSegNet' in table
+
+
+def test_sizes_come_from_the_pipelines():
+    tool = load_tool()
+    assert tool.branch_size([dict(type='RandomCrop', crop_size=(512, 1024))], None) == (512, 1024)
+    assert tool.branch_size([dict(type='Resize', scale=(1280, 720), keep_ratio=False)],
+                            None) == (720, 1280)
+    assert tool.branch_size([dict(type='LoadImageFromFile')], (128, 256)) == (128, 256)
