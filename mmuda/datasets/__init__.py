@@ -1,5 +1,9 @@
+from .crosscity import CrossCityDataset
 from .gta5 import GTA5Dataset
+from .samplers import ClassBalancedSampler
+from .synthia import SynthiaDataset
 from .toy_street import ToyStreetDataset
 from .uda_dataset import UDADataset
 
-__all__ = ['UDADataset', 'ToyStreetDataset', 'GTA5Dataset']
+__all__ = ['UDADataset', 'ToyStreetDataset', 'GTA5Dataset', 'SynthiaDataset', 'CrossCityDataset',
+           'ClassBalancedSampler']

@@ -1,8 +1,8 @@
 # GTA5 (labelled source, resized to 1280x720) -> Cityscapes train (unlabelled target, resized to
 # 1024x512), as AdaptSegNet trains: one source and one target image per iteration, no crop, no
 # flip. Evaluation on the 500 Cityscapes val images: inference at 1024x512, prediction resized
-# back to the 2048x1024 label by mmseg (ori_shape). See docs/dataset_prepare.md (datasets issue)
-# for the trees and the converters that write trainId labels.
+# back to the 2048x1024 label by mmseg (ori_shape). See docs/dataset_prepare.md for the trees,
+# the converters that write trainId labels, and class-balanced source sampling.
 gta5_root = 'data/gta5'
 cityscapes_root = 'data/cityscapes'
 source_pipeline = [
@@ -11,6 +11,7 @@ source_pipeline = [
     dict(type='Resize', scale=(1280, 720), keep_ratio=False),
     dict(type='PackSegInputs'),
 ]
+# The target branch never loads annotations: target labels must not reach a training loss.
 target_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=(1024, 512), keep_ratio=False),
@@ -26,7 +27,7 @@ tta_pipeline = [
     dict(type='LoadImageFromFile', backend_args=None),
     dict(type='TestTimeAug', transforms=[
         [dict(type='Resize', scale=(int(1024 * r), int(512 * r)), keep_ratio=False)
-         for r in (0.75, 1.0, 1.25)],
+         for r in (0.7, 1.0, 1.3)],
         [dict(type='RandomFlip', prob=0.0, direction='horizontal'),
          dict(type='RandomFlip', prob=1.0, direction='horizontal')],
         [dict(type='LoadAnnotations')],
@@ -62,5 +63,7 @@ val_dataloader = dict(
         data_prefix=dict(img_path='leftImg8bit/val', seg_map_path='gtFine/val'),
         pipeline=test_pipeline))
 test_dataloader = val_dataloader
+# The 19-class protocol. Subset choice (pending the subset metric of mmuda/evaluation) goes
+# here, e.g. dict(type='SubsetIoUMetric', subsets='gta5').
 val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
 test_evaluator = val_evaluator
