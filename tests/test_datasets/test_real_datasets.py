@@ -145,6 +145,19 @@ def _uda_cfg(base: str, source_root, target_root) -> tuple:
     return train, val, cfg
 
 
+def _evaluates_perfect_prediction(evaluator_cfg: dict, val) -> None:
+    """The config's evaluator on the fixture's val labels: a perfect prediction scores 100."""
+    from mmseg.registry import METRICS
+    metric = METRICS.build(evaluator_cfg)
+    metric.dataset_meta = val.metainfo
+    sample = val[0]['data_samples']
+    gt = sample.gt_sem_seg.data
+    pred = dict(pred_sem_seg=dict(data=gt.clone()), gt_sem_seg=dict(data=gt))
+    metric.process({}, [pred])
+    result = metric.evaluate(1)
+    assert result['mIoU'] == 100.0
+
+
 @pytest.mark.parametrize('base,source,target', [
     ('uda_gta5-1280x720_to_cityscapes-1024x512.py', 'gta5', 'cityscapes'),
     ('uda_synthia-1280x760_to_cityscapes-1024x512.py', 'synthia', 'cityscapes'),
@@ -162,7 +175,9 @@ def test_uda_pairings_build(base, source, target, request):
     assert item['inputs']['target'].shape[1:] == (512, 1024)
     val = DATASETS.build(val_cfg)
     assert 'gt_sem_seg' in val[0]['data_samples']
-    assert cfg.val_evaluator.type == 'IoUMetric'
+    preset = dict(gta5='gta5', synthia='synthia', cityscapes='cross_city')[source]
+    assert cfg.val_evaluator == dict(type='SubsetIoUMetric', subsets=preset)
+    _evaluates_perfect_prediction(cfg.val_evaluator, val)
     scales = [t['scale'] for t in cfg.tta_pipeline[1]['transforms'][0]]
     assert scales == [(716, 358), (1024, 512), (1331, 665)]
     if target == 'crosscity':

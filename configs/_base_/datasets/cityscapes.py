@@ -48,5 +48,6 @@ val_dataloader = dict(
         data_prefix=dict(img_path='leftImg8bit/val', seg_map_path='gtFine/val'),
         pipeline=test_pipeline))
 test_dataloader = val_dataloader
-val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
+# 19-class mIoU, with mIoU16/mIoU13 reported from the same confusion matrix.
+val_evaluator = dict(type='SubsetIoUMetric', subsets='cityscapes')
 test_evaluator = val_evaluator
