@@ -98,8 +98,11 @@ def test_getattr_is_only_allowed_for_history_buffer_statistics(tmp_path):
 
 def test_test_tool_and_tta_on_uda_checkpoint(full_run):
     work, cfg = full_run
-    out = run_tool('test.py', cfg, str(work / 'iter_6.pth'), '--work-dir', str(work / 't'))
+    out = run_tool('test.py', cfg, str(work / 'iter_6.pth'), '--work-dir', str(work / 't'),
+                   '--show-dir', str(work / 'vis'),
+                   '--cfg-options', 'default_hooks.visualization.interval=1')
     assert 'mIoU' in out
+    assert len(list((work / 'vis').rglob('*.png'))) == 4  # mmseg's visualiser, 4 val images
     out = run_tool('test.py', cfg, str(work / 'iter_6.pth'), '--tta', '--work-dir',
                    str(work / 'tta'))
     assert 'mIoU' in out
