@@ -104,8 +104,9 @@ class UDASegmentor(BaseModel):
             raise RuntimeError(
                 f'{type(self).__name__} trains through train_step(), not forward(mode="loss"); '
                 'a model wrapper called forward(mode="loss") (mmengine\'s default '
-                'MMDistributedDataParallel does), which would skip the adaptation. Distributed '
-                'training of mmuda models needs a wrapper that calls train_step.')
+                'MMDistributedDataParallel does), which would skip the adaptation. Use '
+                "model_wrapper_cfg=dict(type='UDADataParallel') (set in mmuda's "
+                'configs/_base_/default_runtime.py).')
         return self.segmentor(inputs, data_samples, mode)
 
     # ------------------------------------------------------------------ training
