@@ -49,7 +49,8 @@ class ClassBalancedSampler(Sampler):
     Uniform sampling shows a rare class (a train, a bus) as rarely as the dataset has it;
     drawing the class first gives every class that occurs the same share of the draws. The
     image lists come from the statistics JSON a dataset converter writes
-    (``images_per_class``). With a :class:`UDADataset` the indices are its source indices.
+    (``images_per_class``). With a :class:`UDADataset` an index is the drawn source index plus a
+    seeded multiple of the source length, so a source drawn often meets different targets.
 
     The stream depends only on ``seed`` and restarts identically on every ``iter()``, which is
     what mmengine's resume relies on: it replays the sampler for the finished iterations.
@@ -77,6 +78,9 @@ class ClassBalancedSampler(Sampler):
         stats = load_class_stats(stats_file)
         index_of = _match_stats(source, stats, stats_file)
         self.size = len(dataset)
+        # A UDADataset index i is source i mod N_s: adding a multiple of N_s keeps the source
+        # and changes the target it is paired with (see UDADataset).
+        self.source_size = len(source)
         self.seed = sync_random_seed() if seed is None else seed
         self.rank, self.world_size = get_dist_info()
         self.pools = [np.array(sorted(index_of[k] for k in keys
@@ -92,10 +96,12 @@ class ClassBalancedSampler(Sampler):
         rng = np.random.default_rng(self.seed)
         while True:
             classes = rng.choice(self.classes, size=1024)
-            picks = rng.random(1024)
-            for c, u in zip(classes, picks):
+            picks, offsets = rng.random(1024), rng.random(1024)
+            for c, u, v in zip(classes, picks, offsets):
                 pool = self.pools[c]
-                yield int(pool[int(u * pool.size)])
+                source_idx = int(pool[int(u * pool.size)])
+                repeats = (self.size - 1 - source_idx) // self.source_size + 1
+                yield source_idx + self.source_size * int(v * repeats)
 
     def __iter__(self) -> Iterator[int]:
         yield from itertools.islice(self._infinite_indices(), self.rank, None, self.world_size)

@@ -8,13 +8,17 @@ from mmseg.registry import DATASETS
 
 @DATASETS.register_module()
 class UDADataset:
-    """Item ``i`` is source sample ``i`` and a seeded random target sample, each through its own
-    pipeline: ``{'inputs': {'source', 'target'}, 'data_samples': {'source', 'target'}}``.
+    """Item ``i`` pairs a source and a target sample, each through its own pipeline:
+    ``{'inputs': {'source', 'target'}, 'data_samples': {'source', 'target'}}``.
 
-    The target index depends only on ``(seed, i)``, so a resumed run (which replays the sampler)
-    sees exactly the pairs of an uninterrupted one, in any number of dataloader workers. The
-    sampler shuffles ``i``; every target image is drawn uniformly. Target annotations are removed
-    from the sample even if the target pipeline loaded them: in UDA the target is unlabelled.
+    The dataset is as long as the longer domain; item ``i`` is source ``i mod N_s`` and target
+    ``perm[i mod N_t]`` for a seeded permutation ``perm`` of the target. So one pass over the
+    indices (which the sampler shuffles) uses every source and every target image, whichever
+    domain is larger. (Drawing a random target per source index would leave about 1 - 1/e = 37%
+    of the target unused when both domains have the same size.) The pair depends only on
+    ``(seed, i)``, so a resumed run, which replays the sampler, sees exactly the pairs of an
+    uninterrupted one, in any number of dataloader workers. Target annotations are removed from
+    the sample even if the target pipeline loaded them: in UDA the target is unlabelled.
 
     Args:
         source: Config (or instance) of the labelled source dataset.
@@ -46,13 +50,20 @@ class UDADataset:
         self.target.full_init()
 
     def __len__(self) -> int:
-        return len(self.source)
+        return max(len(self.source), len(self.target))
+
+    def source_index(self, idx: int) -> int:
+        return idx % len(self.source)
 
     def target_index(self, idx: int) -> int:
-        return int(np.random.default_rng((self.seed, idx)).integers(len(self.target)))
+        n = len(self.target)
+        if getattr(self, '_perm_size', None) != n:  # the target may be lazily initialised
+            self._perm = np.random.default_rng(self.seed).permutation(n)
+            self._perm_size = n
+        return int(self._perm[idx % n])
 
     def __getitem__(self, idx: int) -> dict:
-        src = self.source[idx]
+        src = self.source[self.source_index(idx)]
         tgt = self.target[self.target_index(idx)]
         tgt_sample = tgt['data_samples']
         if 'gt_sem_seg' in tgt_sample:

@@ -108,3 +108,19 @@ def test_documented_config_snippet_replaces_the_sampler(tmp_path):
                     "type='ClassBalancedSampler', stats_file='data/gta5/class_stats.json'))\n")
     assert Config.fromfile(str(leaf)).train_dataloader.sampler == dict(
         type='ClassBalancedSampler', stats_file='data/gta5/class_stats.json')
+
+
+def test_on_a_longer_target_a_source_meets_different_targets(gta5_root):
+    """UDADataset index i is source i mod N_s: the sampler adds seeded multiples of N_s."""
+    source = dict(gta5(gta5_root), indices=5)  # 5 source images, 10 target images
+    uda = DATASETS.build(dict(type='UDADataset', source=source, target=gta5(gta5_root)))
+    assert len(uda.source) == 5 and len(uda) == 10
+    sampler = ClassBalancedSampler(uda, stats_file=str(gta5_root / 'class_stats.json'), seed=0)
+    drawn = first(sampler, 400)
+    assert all(0 <= i < len(uda) for i in drawn)
+    assert {i % 5 for i in drawn} <= set(int(i) for pool in sampler.pools for i in pool)
+    assert any(i >= 5 for i in drawn) and any(i < 5 for i in drawn)
+    targets_of = {}
+    for i in drawn:
+        targets_of.setdefault(uda.source_index(i), set()).add(uda.target_index(i))
+    assert max(len(t) for t in targets_of.values()) >= 2

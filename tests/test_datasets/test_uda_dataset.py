@@ -43,3 +43,16 @@ def test_class_list_mismatch_is_an_error(toy_root):
                             source=_cfg(toy_root, 'source', LABELLED),
                             target=_cfg(toy_root, 'target', LABELLED,
                                         dataset_type='CityscapesDataset')))
+
+
+@pytest.mark.parametrize('src_split,tgt_split', [('train', 'val'), ('val', 'train')])
+def test_one_pass_uses_every_source_and_every_target(toy_root, src_split, tgt_split):
+    ds = DATASETS.build(dict(type='UDADataset', seed=0,
+                             source=_cfg(toy_root, 'source', LABELLED, split=src_split),
+                             target=_cfg(toy_root, 'target', LABELLED, split=tgt_split)))
+    n_src, n_tgt = len(ds.source), len(ds.target)
+    assert len(ds) == max(n_src, n_tgt) == 8
+    assert {ds.source_index(i) for i in range(len(ds))} == set(range(n_src))
+    assert {ds.target_index(i) for i in range(len(ds))} == set(range(n_tgt))
+    item = ds[7]
+    assert item['data_samples']['source'].img_path == ds.source[7 % n_src]['data_samples'].img_path
