@@ -52,6 +52,12 @@ def train(config: str, work_dir: Path, seed: int, data_root: str, iters: int | N
     return ckpt
 
 
+def load_label(image: Path) -> np.ndarray:
+    """The trainId label of a toy image (Cityscapes naming)."""
+    return np.asarray(Image.open(str(image).replace('leftImg8bit', 'gtFine', 1).replace(
+        '_leftImg8bit.png', '_gtFine_labelTrainIds.png')))
+
+
 def confusion(pred: np.ndarray, gt: np.ndarray, num_classes: int) -> np.ndarray:
     valid = gt < num_classes
     return np.bincount(num_classes * gt[valid].astype(int) + pred[valid],
@@ -68,9 +74,7 @@ def evaluate(config: str, ckpt: Path, data_root: str) -> tuple[np.ndarray, list,
     images = sorted((Path(data_root) / 'target/leftImg8bit/val').rglob('*_leftImg8bit.png'))
     preds = []
     for img in tqdm(images, desc=f'eval {ckpt.parent.name}'):
-        gt_path = str(img).replace('leftImg8bit', 'gtFine', 1).replace(
-            '_leftImg8bit.png', '_gtFine_labelTrainIds.png')
-        gt = np.asarray(Image.open(gt_path))
+        gt = load_label(img)
         pred = inference_model(model, str(img)).pred_sem_seg.data[0].numpy()
         hist += confusion(pred, gt, n)
         preds.append(pred)
@@ -117,8 +121,7 @@ def main() -> None:
     print(f'AdaptSegNet {verdict} source-only on toy target val by {gain:+.2f} mIoU '
           f'(seed {args.seed})')
     (work_dir / 'results.json').write_text(json.dumps(dict(seed=args.seed, **results), indent=2))
-    gts = [np.asarray(Image.open(str(p).replace('leftImg8bit', 'gtFine', 1).replace(
-        '_leftImg8bit.png', '_gtFine_labelTrainIds.png'))) for p in images[:6]]
+    gts = [load_label(p) for p in images[:6]]
     palette = np.zeros((256, 3), np.uint8)
     palette[:len(PALETTE)] = PALETTE
     grid = work_dir / 'demo_grid.png'
