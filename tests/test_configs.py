@@ -22,6 +22,6 @@ def test_config_builds(path: Path):
     assert cfg.optim_wrapper.constructor == 'UDAOptimWrapperConstructor'
     model = MODELS.build(cfg.model)
     for name, disc in model.discriminators.items():
-        expected = model.head_of(name).out_channels if cfg.model.adv_input == 'output' \
-            else disc.in_channels
+        expected = model.head_of(name).out_channels \
+            if cfg.model.get('adv_input', 'feature') == 'output' else disc.in_channels
         assert disc.in_channels == expected, f'{path.name}: discriminator {name} channels'

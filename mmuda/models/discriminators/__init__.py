@@ -1,3 +1,4 @@
 from .fc_discriminator import FCDiscriminator
+from .fine_grained_discriminator import FineGrainedDiscriminator
 
-__all__ = ['FCDiscriminator']
+__all__ = ['FCDiscriminator', 'FineGrainedDiscriminator']

@@ -1,3 +1,4 @@
 from .adversarial_loss import AdversarialLoss
+from .soft_label_cross_entropy import SoftLabelCrossEntropyLoss
 
-__all__ = ['AdversarialLoss']
+__all__ = ['AdversarialLoss', 'SoftLabelCrossEntropyLoss']

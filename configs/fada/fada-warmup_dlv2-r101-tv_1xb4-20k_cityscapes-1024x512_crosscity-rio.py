@@ -1,0 +1,8 @@
+# FADA's source-only first stage for Cityscapes -> Cross-City Rio (see the GTA5 warm-up).
+_base_ = ['./fada_dlv2-r101-tv_1xb4-40k_cityscapes-1024x512_crosscity-rio.py']
+model = dict(_delete_=True, type='UDASegmentor', segmentor=_base_.segmentor)
+optim_wrapper = dict(segmentor=dict(optimizer=dict(lr=5e-4)))
+poly = dict(type='PolyLR', power=0.9, eta_min=0.0, begin=0, end=31250, by_epoch=False)
+param_scheduler = dict(segmentor=[poly], discriminators=[poly])
+train_cfg = dict(max_iters=20000)
+load_from = None

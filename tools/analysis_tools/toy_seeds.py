@@ -1,0 +1,112 @@
+"""Train configs over several seeds on the toy domains and tabulate target-val mIoU.
+
+Each ``--run NAME=CONFIG`` is trained once per seed through ``tools/train.py`` into
+``WORK_DIR/NAME/seed{S}``; runs go in the order given, so a later run can start from an earlier
+one's checkpoint (a two-stage method's warm-up). ``--options NAME=KEY=VALUE`` adds a
+``--cfg-options`` entry to one run; ``{seed}`` and ``{work_dir}`` in a value are filled in, e.g.::
+
+    python tools/analysis_tools/toy_seeds.py --seeds 0 1 2 \\
+        --run warmup=configs/fada/fada-warmup_...py --run fada=configs/fada/fada_...py \\
+        --options 'fada=load_from={work_dir}/warmup/seed{seed}/iter_200.pth'
+
+A run whose final checkpoint exists is not retrained (an interrupted sweep resumes). The mIoU of
+the validation at the end of training is read from the run's ``vis_data/scalars.json``; the table
+(per seed, mean and standard deviation) is printed and written to ``WORK_DIR/results.json``.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+from mmengine.config import Config
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def parse_pairs(items: list, what: str) -> list:
+    pairs = []
+    for item in items:
+        name, sep, value = item.partition('=')
+        if not sep or not name or not value:
+            raise SystemExit(f'{what} expects NAME=VALUE, got {item!r}')
+        pairs.append((name, value))
+    return pairs
+
+
+def final_miou(run_dir: Path) -> float:
+    """The last mIoU logged by the newest training log in ``run_dir``."""
+    logs = sorted(run_dir.glob('*/vis_data/scalars.json'))
+    for log in reversed(logs):
+        rows = [json.loads(line) for line in log.read_text().splitlines() if 'mIoU' in line]
+        if rows:
+            return float(rows[-1]['mIoU'])
+    raise RuntimeError(f'no mIoU in {run_dir}/*/vis_data/scalars.json: did validation run?')
+
+
+def train(config: str, run_dir: Path, seed: int, data_root: str, options: list) -> None:
+    cfg = Config.fromfile(str(REPO / config))
+    ckpt = run_dir / f'iter_{cfg.train_cfg.max_iters}.pth'
+    if ckpt.exists():
+        print(f'[toy_seeds] {ckpt} exists, not retraining', flush=True)
+        return
+    opts = [f'randomness.seed={seed}', 'randomness.deterministic=False',
+            'default_hooks.visualization.draw=False']
+    if 'source' in cfg.train_dataloader.dataset:
+        opts += [f'train_dataloader.dataset.source.data_root={data_root}/source',
+                 f'train_dataloader.dataset.target.data_root={data_root}/target']
+    opts += [f'val_dataloader.dataset.data_root={data_root}/target', *options]
+    cmd = [sys.executable, str(REPO / 'tools/train.py'), str(REPO / config),
+           '--work-dir', str(run_dir), '--cfg-options', *opts]
+    print('[toy_seeds] ' + ' '.join(cmd), flush=True)
+    subprocess.run(cmd, check=True, cwd=REPO)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--run', action='append', required=True, metavar='NAME=CONFIG')
+    parser.add_argument('--options', action='append', default=[], metavar='NAME=KEY=VALUE')
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
+    parser.add_argument('--work-dir', default='work_dirs/toy_seeds')
+    parser.add_argument('--data-root', default='data/toy_domains')
+    args = parser.parse_args()
+
+    from mmuda.datasets.toy_domains import generate_toy_domains
+    generate_toy_domains(args.data_root)
+    runs = parse_pairs(args.run, '--run')
+    names = [n for n, _ in runs]
+    extra = {n: [] for n in names}
+    for name, option in parse_pairs(args.options, '--options'):
+        if name not in extra:
+            raise SystemExit(f'--options names run {name!r}, but the runs are {names}')
+        extra[name].append(option)
+    work_dir = Path(args.work_dir)
+    results = {}
+    for seed in args.seeds:
+        for name, config in runs:
+            run_dir = work_dir / name / f'seed{seed}'
+            options = [o.format(seed=seed, work_dir=work_dir) for o in extra[name]]
+            train(config, run_dir, seed, args.data_root, options)
+            results.setdefault(name, {})[seed] = final_miou(run_dir)
+
+    print(f'| run | {" | ".join(f"seed {s}" for s in args.seeds)} | mean | std |')
+    print(f'|---|{"---|" * len(args.seeds)}---|---|')
+    summary = {}
+    for name in names:
+        values = [results[name][s] for s in args.seeds]
+        mean = statistics.mean(values)
+        std = statistics.stdev(values) if len(values) > 1 else 0.0
+        summary[name] = dict(config=dict(runs)[name], per_seed=values, mean=mean, std=std)
+        print(f'| {name} | {" | ".join(f"{v:.2f}" for v in values)} | {mean:.2f} | {std:.2f} |')
+    out = work_dir / 'results.json'
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f'.{out.name}.tmp')
+    tmp.write_text(json.dumps(dict(seeds=args.seeds, runs=summary), indent=2))
+    os.replace(tmp, out)
+
+
+if __name__ == '__main__':
+    main()
