@@ -1,1 +1,1 @@
-from . import model_wrappers, optimizers  # noqa: F401
+from . import fileio, hooks, model_wrappers, optimizers  # noqa: F401

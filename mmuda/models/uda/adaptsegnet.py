@@ -87,8 +87,54 @@ class AdaptSegNet(UDASegmentor):
     def discriminator_losses(self, cache: dict) -> Losses:
         losses = {}
         for level, disc in self.discriminators.items():
-            on_src = self.adv_loss(disc(cache['source'][level]), is_source=True)
-            on_tgt = self.adv_loss(disc(cache['target'][level]), is_source=False)
+            d_src, d_tgt = disc(cache['source'][level]), disc(cache['target'][level])
+            on_src = self.adv_loss(d_src, is_source=True)
+            on_tgt = self.adv_loss(d_tgt, is_source=False)
             losses[f'disc.{level}.loss_src'] = on_src / 2
             losses[f'disc.{level}.loss_tgt'] = on_tgt / 2
+            # logged only: parse_losses sums the keys that contain 'loss'
+            losses[f'disc.{level}.acc'] = self.discriminator_accuracy(d_src, d_tgt)
         return losses
+
+    # ------------------------------------------------------------------ visualisation
+    def target_belief(self, d_out: Tensor) -> Tensor:
+        """D's belief, in [0, 1], that each position of its raw output comes from the target.
+
+        The output is mapped onto the domain-label scale of ``adv_loss`` (sigmoid for the
+        vanilla/BCE loss, the raw value for least squares) and then from the source label (0)
+        to the target label (1); with the defaults (vanilla, source 0, target 1) this is just
+        ``sigmoid(d_out)``. A loss without these attributes is taken as vanilla, source 0.
+        """
+        gan_type = getattr(self.adv_loss, 'gan_type', 'vanilla')
+        src = getattr(self.adv_loss, 'source_label', 0.0)
+        tgt = getattr(self.adv_loss, 'target_label', 1.0)
+        value = d_out.sigmoid() if gan_type == 'vanilla' else d_out
+        return ((value - src) / (tgt - src)).clamp(0.0, 1.0)
+
+    @torch.no_grad()
+    def discriminator_accuracy(self, d_src: Tensor, d_tgt: Tensor) -> Tensor:
+        """Fraction of D's output positions (both domains pooled) assigned to the right domain.
+
+        A logged diagnostic, not a loss: near 1 the discriminator wins (its gradient to the
+        segmentor saturates), near 0.5 it is fooled. Detached, so it never reaches backward.
+        """
+        right = (self.target_belief(d_src) < 0.5).sum() + (self.target_belief(d_tgt) > 0.5).sum()
+        return right.float() / (d_src.numel() + d_tgt.numel())
+
+    @torch.no_grad()
+    def visual_maps(self, inputs: Tensor) -> Dict[str, Tensor]:
+        """The base maps plus ``disc.<level>``: :meth:`target_belief` of each discriminator,
+        upsampled bilinearly to the input size.
+
+        With the vanilla (BCE) loss and source label 0 this is ``sigmoid(D(x))``, D's
+        probability that the pixel comes from the target domain: bright regions are the ones
+        the adaptation has not yet made source-like.
+        """
+        maps = super().visual_maps(inputs)
+        size = tuple(inputs.shape[2:])
+        out = self.forward_heads(inputs)
+        for level, disc in self.discriminators.items():
+            d_out = disc(self.discriminator_input(out, level, size))
+            d_out = F.interpolate(d_out, size=size, mode='bilinear', align_corners=False)
+            maps[f'disc.{level}'] = self.target_belief(d_out)[:, 0]
+        return maps

@@ -116,7 +116,10 @@ class UDASegmentor(BaseModel):
                      source_samples=data['data_samples']['source'])
         log_vars, cache = self._segmentor_step(batch, optim_wrapper['segmentor'])
         if len(self.discriminators):
-            log_vars.update(self._discriminator_step(cache, optim_wrapper['discriminators']))
+            d_vars = self._discriminator_step(cache, optim_wrapper['discriminators'])
+            # `loss` stays the segmentor step's total; the D step's total is logged beside it
+            d_vars['disc.loss'] = d_vars.pop('loss')
+            log_vars.update(d_vars)
         return log_vars
 
     def _segmentor_step(self, batch: dict, optim_wrapper) -> Tuple[Dict[str, Tensor], dict]:
@@ -218,3 +221,24 @@ class UDASegmentor(BaseModel):
             losses.update(add_prefix(
                 self.segmentor.auxiliary_head.loss_by_feat(out['aux'], samples), 'aux'))
         return add_prefix(losses, 'src')
+
+    # ------------------------------------------------------------------ visualisation
+    @torch.no_grad()
+    def visual_maps(self, inputs: Tensor) -> Dict[str, Tensor]:
+        """Per-pixel maps of preprocessed ``inputs`` (N, C, H, W) for visualisation tools.
+
+        Every map is (N, H, W) at the input size: a floating-point map holds values in [0, 1]
+        (drawn with a colour map), an integer map holds class labels (drawn with the dataset
+        palette; 255 is ignored). Methods extend the dict (discriminator confidence, pseudo
+        labels) so that the training hook and the inference API need no method-specific code.
+        The base gives the segmentor's test-mode ``prediction`` (whole or sliding window, as
+        its ``test_cfg`` says).
+        """
+        size = tuple(inputs.shape[2:])
+        metas = [dict(img_shape=size, ori_shape=size, pad_shape=size) for _ in inputs]
+        seg = self.segmentor
+        if (getattr(seg, 'test_cfg', None) or {}).get('mode', 'whole') == 'slide':
+            logits = seg.slide_inference(inputs, metas)
+        else:
+            logits = seg.encode_decode(inputs, metas)
+        return dict(prediction=logits.argmax(dim=1))
