@@ -14,6 +14,8 @@ REPO = Path(__file__).resolve().parents[1]
 TOY = 'dlv2-r18-toy_1xb4-600_toy-source_toy-target.py'
 TOY_SOURCE_ONLY = REPO / 'configs/source_only' / f'source-only_{TOY}'
 TOY_ADAPTSEGNET = REPO / 'configs/adaptsegnet' / f'adaptsegnet_{TOY}'
+TOY_FADA = REPO / 'configs/fada/fada_dlv2-r18-toy_1xb4-400_toy-source_toy-target.py'
+TOY_SSF_DAN = REPO / 'configs/ssf_dan' / f'ssf-dan_{TOY}'
 NUM_CLASSES = 7
 
 
@@ -49,10 +51,15 @@ def toy_cfg(config: Path, root: Path, work_dir: Path, iters: int = 6, **override
     """A toy config shrunk for tests: tiny data, tiny model, `iters` iterations, no workers."""
     cfg = Config.fromfile(str(config))
     cfg.work_dir = str(work_dir)
-    cfg.model.segmentor = tiny_segmentor()
-    for d in ('main', 'aux'):
-        if d in cfg.model.get('discriminators', {}):
-            cfg.model.discriminators[d].update(in_channels=NUM_CLASSES, channels=(8, 8, 8, 8))
+    cfg.model.segmentor = tiny_segmentor(aux='auxiliary_head' in cfg.model.segmentor)
+    for disc in cfg.model.get('discriminators', {}).values():
+        if disc.type == 'FineGrainedDiscriminator':  # sees layer4 of the tiny segmentor
+            disc.update(in_channels=64, channels=(8, 8))
+        elif disc.type == 'SemanticSeparableDiscriminator':
+            disc.update(in_channels=64, channels=(8, 8, 8, 8))
+        elif disc.type == 'FCDiscriminator':
+            disc.update(in_channels=NUM_CLASSES, channels=(8, 8, 8, 8))
+    cfg.load_from = None  # a later stage's config points at its warm-up's checkpoint
     train = cfg.train_dataloader
     train.update(batch_size=2, num_workers=0, persistent_workers=False)
     train.dataset.source.data_root = str(root / 'source')

@@ -1,6 +1,9 @@
-"""tools/train.py, --resume, tools/test.py (+ --tta) and mmseg.apis on mmuda checkpoints."""
+"""tools/train.py, kill and --resume for every method, tools/test.py (+ --tta) and mmseg.apis on
+mmuda checkpoints."""
 import json
+import os
 import pickle
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -8,25 +11,50 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import REPO, TOY_ADAPTSEGNET, TOY_SOURCE_ONLY, tiny_segmentor, toy_cfg
+from conftest import (
+    REPO,
+    TOY_ADAPTSEGNET,
+    TOY_FADA,
+    TOY_SOURCE_ONLY,
+    TOY_SSF_DAN,
+    tiny_segmentor,
+    toy_cfg,
+)
+
+HERE = Path(__file__).resolve().parent
+ITERS, KILL_AT = 6, 4
+# Every landed method, one line each: its toy config and loss terms its log must contain.
+METHODS = [
+    pytest.param(TOY_SOURCE_ONLY, {'src.decode.loss_ce', 'src.aux.loss_ce'}, id='source_only'),
+    pytest.param(TOY_ADAPTSEGNET, {'src.decode.loss_ce', 'adv.main.loss_gen', 'disc.aux.loss_tgt'},
+                 id='adaptsegnet'),
+    pytest.param(TOY_FADA, {'src.decode.loss_ce', 'adv.fine.loss_gen', 'disc.fine.loss_tgt'},
+                 id='fada'),
+    pytest.param(TOY_SSF_DAN, {'src.decode.loss_ce', 'adv.ssd.loss_gen', 'disc.ssd.loss_tgt'},
+                 id='ssf_dan'),
+]
 
 
-def run_tool(tool: str, *args: str) -> str:
+def run_tool(tool: str, *args: str, returncode: int = 0) -> str:
+    env = dict(os.environ, PYTHONPATH=f'{HERE}:{os.environ.get("PYTHONPATH", "")}')
     proc = subprocess.run([sys.executable, str(REPO / 'tools' / tool), *args], cwd=REPO,
-                          capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+                          env=env, capture_output=True, text=True)
+    assert proc.returncode == returncode, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc.stdout + proc.stderr
 
 
-def logged_losses(work_dir: Path) -> dict:
-    """iteration -> every loss value that the LoggerHook wrote to scalars.json."""
-    out = {}
-    for scalars in work_dir.glob('*/vis_data/scalars.json'):
+def logged_losses(work_dir: Path) -> list:
+    """One dict per run in ``work_dir``, oldest first: iteration -> every logged loss value."""
+    runs = []
+    for scalars in sorted(work_dir.glob('*/vis_data/scalars.json')):  # timestamped run dirs
+        losses = {}
         for line in scalars.read_text().splitlines():
             rec = json.loads(line)
             if 'iter' in rec and any('loss' in k for k in rec):
-                out[rec['iter']] = {k: v for k, v in rec.items() if 'loss' in k}
-    return out
+                losses[rec['iter']] = {k: v for k, v in rec.items() if 'loss' in k}
+        if losses:  # test runs (tools/test.py) log no loss
+            runs.append(losses)
+    return runs
 
 
 def dump(cfg, path: Path) -> str:
@@ -35,29 +63,47 @@ def dump(cfg, path: Path) -> str:
 
 
 @pytest.fixture(scope='module')
-def full_run(toy_root, tmp_path_factory):
-    work = tmp_path_factory.mktemp('full')
-    cfg = dump(toy_cfg(TOY_ADAPTSEGNET, toy_root, work, iters=6), work / 'cfg.py')
-    run_tool('train.py', cfg)
-    return work, cfg
+def full_runs(toy_root, tmp_path_factory):
+    """config -> (work dir, config file) of an uninterrupted run, trained on first use."""
+    runs = {}
+
+    def full_run_of(config: Path):
+        if config not in runs:
+            work = tmp_path_factory.mktemp('full')
+            cfg = dump(toy_cfg(config, toy_root, work, iters=ITERS), work / 'cfg.py')
+            run_tool('train.py', cfg)
+            runs[config] = work, cfg
+        return runs[config]
+    return full_run_of
 
 
-def test_resume_reproduces_uninterrupted_losses(full_run, toy_root, tmp_path):
-    full_dir, _ = full_run
-    cfg = toy_cfg(TOY_ADAPTSEGNET, toy_root, tmp_path, iters=6)
-    cfg.train_cfg.max_iters = 4  # interrupted at iteration 4, schedule still planned for 6
-    cfg.default_hooks.checkpoint.interval = 4
-    run_tool('train.py', dump(cfg, tmp_path / 'part.py'))
-    assert (tmp_path / 'iter_4.pth').exists() and not (tmp_path / 'iter_6.pth').exists()
-    run_tool('train.py', dump(toy_cfg(TOY_ADAPTSEGNET, toy_root, tmp_path, iters=6),
+@pytest.fixture(scope='module')
+def full_run(full_runs):
+    return full_runs(TOY_ADAPTSEGNET)
+
+
+@pytest.mark.parametrize('config,terms', METHODS)
+def test_kill_and_resume_reproduce_uninterrupted_losses(full_runs, toy_root, tmp_path, config,
+                                                        terms):
+    """SIGKILL right after iteration KILL_AT, --resume: the loss log equals the uninterrupted
+    run's (deterministic CPU), term by term."""
+    [full] = logged_losses(full_runs(config)[0])
+    cfg = toy_cfg(config, toy_root, tmp_path, iters=ITERS)
+    cfg.default_hooks.checkpoint.interval = KILL_AT
+    cfg.custom_imports.imports.append('kill_at_iter')
+    cfg.custom_hooks = [dict(type='KillAtIterHook', iteration=KILL_AT)]
+    run_tool('train.py', dump(cfg, tmp_path / 'killed.py'), returncode=-signal.SIGKILL)
+    assert (tmp_path / 'last_checkpoint').read_text() == str(tmp_path / f'iter_{KILL_AT}.pth')
+    run_tool('train.py', dump(toy_cfg(config, toy_root, tmp_path, iters=ITERS),
                               tmp_path / 'resume.py'), '--resume')
-    full, resumed = logged_losses(full_dir), logged_losses(tmp_path)
-    assert sorted(full) == sorted(resumed) == [1, 2, 3, 4, 5, 6]
-    for it in range(1, 7):
-        assert set(full[it]) >= {'src.decode.loss_ce', 'adv.main.loss_gen',
-                                 'disc.aux.loss_tgt'}
+    killed, resumed = logged_losses(tmp_path)
+    assert sorted(full) == list(range(1, ITERS + 1))
+    assert sorted(killed) == list(range(1, KILL_AT + 1))
+    assert sorted(resumed) == list(range(KILL_AT + 1, ITERS + 1))  # resumed, not restarted
+    for it, logged in {**killed, **resumed}.items():
+        assert set(logged) == set(full[it]) and set(logged) >= terms, it
         for key, value in full[it].items():
-            assert resumed[it][key] == pytest.approx(value, rel=1e-5, abs=1e-7), (it, key)
+            assert logged[key] == pytest.approx(value, rel=1e-5, abs=1e-7), (it, key)
 
 
 def test_checkpoint_loads_with_weights_only_and_keeps_everything(full_run):

@@ -11,6 +11,7 @@ city = 'Rome'
 source_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),
+    dict(type='CheckSegLabels', num_classes=19),  # a label value outside the classes fails
     dict(type='Resize', scale=(1024, 512), keep_ratio=False),
     dict(type='PackSegInputs'),
 ]

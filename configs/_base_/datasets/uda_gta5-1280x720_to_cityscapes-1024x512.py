@@ -9,6 +9,7 @@ gta5_root = 'data/gta5'
 source_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),
+    dict(type='CheckSegLabels', num_classes=19),  # a label value outside the classes fails
     dict(type='Resize', scale=(1280, 720), keep_ratio=False),
     dict(type='PackSegInputs'),
 ]

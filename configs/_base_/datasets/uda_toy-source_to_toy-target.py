@@ -7,6 +7,7 @@ crop_size = (128, 256)
 source_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),
+    dict(type='CheckSegLabels', num_classes=7),  # a label value outside the classes fails
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackSegInputs'),
 ]

@@ -22,6 +22,9 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=5000, max_keep_ckpts=3),
+    # mmengine's CheckpointHook with atomic writes (mmuda/engine/fileio): a crash while saving
+    # never leaves a partial .pth, and the previous checkpoint stays until the new one is saved
+    checkpoint=dict(type='AtomicCheckpointHook', by_epoch=False, interval=5000,
+                    max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='SegVisualizationHook'))
