@@ -1,1 +1,9 @@
-from . import backbones, data_preprocessors, decode_heads, discriminators, losses, uda  # noqa: F401
+from . import (  # noqa: F401
+    backbones,
+    data_preprocessors,
+    decode_heads,
+    discriminators,
+    losses,
+    uda,
+    utils,
+)

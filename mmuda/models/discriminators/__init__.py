@@ -1,4 +1,5 @@
 from .fc_discriminator import FCDiscriminator
 from .fine_grained_discriminator import FineGrainedDiscriminator
+from .semantic_separable_discriminator import SemanticSeparableDiscriminator
 
-__all__ = ['FCDiscriminator', 'FineGrainedDiscriminator']
+__all__ = ['FCDiscriminator', 'FineGrainedDiscriminator', 'SemanticSeparableDiscriminator']

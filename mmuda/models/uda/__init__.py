@@ -1,6 +1,7 @@
 from .adaptsegnet import AdaptSegNet
 from .advent import ADVENT, MinEnt
 from .fada import FADA
+from .ssf_dan import SSFDAN
 from .uda_segmentor import UDASegmentor
 
-__all__ = ['UDASegmentor', 'AdaptSegNet', 'FADA', 'ADVENT', 'MinEnt']
+__all__ = ['UDASegmentor', 'AdaptSegNet', 'FADA', 'ADVENT', 'MinEnt', 'SSFDAN']

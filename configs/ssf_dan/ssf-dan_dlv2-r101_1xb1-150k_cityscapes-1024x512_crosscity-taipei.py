@@ -1,0 +1,9 @@
+# SSF-DAN Cityscapes -> Cross-City Taipei, 13 classes (paper 003, Table 3: 51.0 mIoU); delta = 0.0005.
+_base_ = [
+    '../_base_/models/deeplabv2_r101.py',
+    '../_base_/datasets/uda_cityscapes-1024x512_to_crosscity-taipei.py',
+    '../_base_/uda/ssf_dan.py',
+    '../_base_/schedules/ssf_dan_poly-250k_stop-150k.py',
+    '../_base_/default_runtime.py',
+]
+model = dict(segmentor=_base_.segmentor, adv_weights=dict(ssd=0.0005))

@@ -1,0 +1,477 @@
+"""SSF-DAN (paper 003): SS-D, masks, rho schedule, CA-R, and one train_step by hand."""
+import copy
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from mmengine.logging import MessageHub
+from mmseg.registry import MODELS
+
+from conftest import NUM_CLASSES, REPO, tiny_segmentor, toy_cfg
+from mmuda.models.discriminators.semantic_separable_discriminator import (
+    SemanticSeparableDiscriminator,
+    _per_class_loop_forward,
+    _per_class_modules,
+)
+from mmuda.models.utils import (
+    class_aware_weights,
+    mode_downsample,
+    one_hot_masks,
+    rho_at,
+    top_rho_keep,
+    weight_map,
+)
+from test_models.test_adaptsegnet import LR_D, LR_SEG, H, W, make_batch, sgd_wrappers
+
+FEAT = 64  # layer4 width of the tiny segmentor
+TOY = REPO / 'configs/ssf_dan/ssf-dan_dlv2-r18-toy_1xb4-600_toy-source_toy-target.py'
+
+
+def tiny_ssd(**kwargs) -> dict:
+    return dict(type='SemanticSeparableDiscriminator', in_channels=FEAT,
+                num_classes=NUM_CLASSES, channels=(8, 8, 8, 8), **kwargs)
+
+
+def build_ssf_dan(global_feature: bool = False, **kwargs):
+    discs, weights = dict(ssd=tiny_ssd()), dict(ssd=0.001)
+    if global_feature:  # two stride-2 convs fit the 5x9 feature of a 32x64 image
+        discs['global_feature'] = dict(type='FCDiscriminator', in_channels=FEAT, channels=(8,))
+        weights['global_feature'] = 0.002
+    kwargs.setdefault('rho_schedule', 'fixed')
+    model = MODELS.build(dict(type='SSFDAN', segmentor=tiny_segmentor(aux=False),
+                              discriminators=discs, adv_weights=weights, **kwargs))
+    model.init_weights()
+    return model
+
+
+def random_masks(n: int, c: int, h: int, w: int, seed: int = 0, empty: float = 0.2):
+    """One-hot masks of random classes with a share of empty (filtered) cells."""
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.randint(0, c, (n, h, w), generator=g)
+    keep = torch.rand(n, h, w, generator=g) >= empty
+    return one_hot_masks(labels, c, keep)
+
+
+# ---------------------------------------------------------------------------------- SS-D
+@pytest.mark.parametrize('kwargs', [
+    dict(),  # the paper's layout: 1x1 first layer, stride 1
+    dict(kernel_sizes=(3, 3, 3, 3, 3)),  # first layer through the stacked grouped conv
+    dict(strides=(2, 1, 2, 1, 1)),  # outputs smaller than the feature: masks by mode
+    dict(mask_outputs=False),
+])
+def test_grouped_ssd_equals_the_per_class_loop(kwargs):
+    torch.manual_seed(0)
+    disc = SemanticSeparableDiscriminator(FEAT, NUM_CLASSES, channels=(16, 8, 8, 4), **kwargs)
+    x = torch.randn(2, FEAT, 9, 13, requires_grad=True)
+    masks = random_masks(2, NUM_CLASSES, 9, 13)
+    out = disc(x, masks)
+    ref = _per_class_loop_forward(_per_class_modules(disc), x, masks, disc.mask_outputs)
+    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-6)
+    grad, = torch.autograd.grad(out.sum(), x)
+    grad_ref, = torch.autograd.grad(ref.sum(), x)
+    torch.testing.assert_close(grad, grad_ref, rtol=1e-5, atol=1e-6)
+
+
+def test_per_class_reference_is_plain_convolutions():
+    """The loop used as reference is itself checked against bare F.conv2d calls on weight
+    slices, so the equality above is not one implementation compared with itself."""
+    torch.manual_seed(0)
+    disc = SemanticSeparableDiscriminator(FEAT, 3, channels=(8, 4, 4, 4))
+    x, masks = torch.randn(1, FEAT, 6, 7), random_masks(1, 3, 6, 7)
+    out = 0
+    for c in range(3):
+        y = x * masks[:, c:c + 1]
+        for i, conv in enumerate(disc.convs):
+            o = conv.out_channels // 3
+            y = F.conv2d(y, conv.weight[c * o:(c + 1) * o], conv.bias[c * o:(c + 1) * o],
+                         padding=conv.kernel_size[0] // 2)
+            y = F.leaky_relu(y, 0.2) if i < len(disc.convs) - 1 else y
+        out = out + y * masks[:, c:c + 1]
+    torch.testing.assert_close(disc(x, masks), out, rtol=1e-5, atol=1e-6)
+
+
+def test_each_class_module_sees_only_its_own_cells():
+    """Separation (eq. 4): D^c's output does not depend on features of other classes' cells."""
+    torch.manual_seed(0)
+    disc = SemanticSeparableDiscriminator(FEAT, NUM_CLASSES, channels=(8, 8, 8, 8))
+    x = torch.randn(1, FEAT, 8, 8, requires_grad=True)
+    masks = random_masks(1, NUM_CLASSES, 8, 8)
+    per_class = disc.forward_classes(x, masks)
+    assert per_class.shape == (1, NUM_CLASSES, 8, 8)
+    for c in range(NUM_CLASSES):
+        grad, = torch.autograd.grad(per_class[:, c].sum(), x, retain_graph=True)
+        outside = (masks[:, c] == 0).unsqueeze(1).expand_as(grad)
+        assert grad[outside].abs().max() == 0
+        if masks[:, c].any():
+            assert grad[~outside].abs().max() > 0
+
+
+def test_ssd_input_errors_name_the_key():
+    disc = SemanticSeparableDiscriminator(FEAT, 3, channels=(4, 4, 4, 4))
+    with pytest.raises(ValueError, match='in_channels'):
+        disc(torch.zeros(1, FEAT + 1, 4, 4), torch.zeros(1, 3, 4, 4))
+    with pytest.raises(ValueError, match='class masks of shape'):
+        disc(torch.zeros(1, FEAT, 4, 4), torch.zeros(1, 3, 2, 2))
+    with pytest.raises(ValueError, match='kernel_sizes'):
+        SemanticSeparableDiscriminator(FEAT, 3, channels=(4, 4), kernel_sizes=(1, 3, 3, 3, 3))
+
+
+# ---------------------------------------------------------------------------------- masks
+def test_one_hot_masks_drop_ignored_and_filtered_pixels():
+    labels = torch.tensor([[[0, 2], [255, 1]]])
+    keep = torch.tensor([[[True, False], [True, True]]])
+    masks = one_hot_masks(labels, 3, keep)
+    expected = torch.zeros(1, 3, 2, 2)
+    expected[0, 0, 0, 0] = expected[0, 1, 1, 1] = 1  # (0,1) filtered, (1,0) ignored
+    assert torch.equal(masks, expected)
+
+
+def test_mode_downsample_takes_the_majority_and_lets_filtered_pixels_vote():
+    v = -1  # a pixel of no class
+    labels = torch.tensor([[[0, 0, 1, 1],
+                            [0, 1, v, v],
+                            [v, v, 2, 2],
+                            [v, 3, 3, 2]]])
+    masks = one_hot_masks(labels, 4)
+    low = mode_downsample(masks, (2, 2))
+    # windows: {0,0,0,1} -> 0; {1,1,v,v} -> 1 (a tie goes to the class);
+    # {v,v,v,3} -> empty; {2,2,3,2} -> 2
+    expected = torch.zeros(1, 4, 2, 2)
+    expected[0, 0, 0, 0] = expected[0, 1, 0, 1] = expected[0, 2, 1, 1] = 1
+    assert torch.equal(low, expected)
+    assert mode_downsample(masks, (4, 4)) is masks
+
+
+def test_mode_downsample_breaks_class_ties_towards_the_lower_index():
+    masks = one_hot_masks(torch.tensor([[[2, 1], [1, 2]]]), 3)
+    assert mode_downsample(masks, (1, 1))[0, :, 0, 0].tolist() == [0, 1, 0]
+
+
+# ---------------------------------------------------------------------------------- rho
+def test_rho_schedule_values():
+    assert [rho_at('progressive', i, 600, 0.8) for i in (0, 150, 300, 480, 599)] == \
+        [0.0, 0.25, 0.5, 0.8, 0.8]
+    assert rho_at('fixed', 0, 600, 0.8) == 0.8 == rho_at('fixed', 599, 600, 0.8)
+    assert rho_at('off', 0, 600, 0.8) == 1.0
+    with pytest.raises(ValueError, match='rho schedule'):
+        rho_at('linear', 0, 600, 0.8)
+
+
+def test_model_rho_follows_the_runner_iteration():
+    hub = MessageHub.get_instance('ssf_dan_rho_test')
+    model = build_ssf_dan(rho_schedule='progressive')
+    hub.update_info('iter', 150)
+    hub.update_info('max_iters', 600)
+    assert model.current_rho() == 0.25  # total = train_cfg.max_iters by default
+    model.rho_total_iters = 300
+    assert model.current_rho() == 0.5
+    hub.update_info('iter', 299)
+    assert model.current_rho() == 0.8  # capped at rho_upper
+    model.rho_total_iters = None
+    hub.pop_info('max_iters')
+    with pytest.raises(RuntimeError, match='rho_total_iters'):
+        model.current_rho()
+    hub.pop_info('iter')  # no runner at all: rho_upper, with a warning
+    with pytest.warns(UserWarning, match='no runner iteration'):
+        assert model.current_rho() == 0.8
+
+
+def test_top_rho_keep_on_a_hand_example():
+    conf = torch.tensor([[[0.9, 0.2, 0.6, 0.5, 0.7, 0.3]]])
+    labels = torch.tensor([[[0, 0, 0, 0, 1, 1]]])
+    # class 0: 4 pixels, rho 0.5 -> the 2 most confident (0.9, 0.6); class 1: round(1) -> 0.7
+    keep = top_rho_keep(conf, labels, 2, 0.5)
+    assert keep[0, 0].tolist() == [True, False, True, False, True, False]
+    assert not top_rho_keep(conf, labels, 2, 0.0).any()
+    assert top_rho_keep(conf, labels, 2, 1.0).all()
+    # ignored labels are never kept; round half up: 0.25 * 2 = 0.5 -> 1 pixel of class 1
+    labels_ign = torch.tensor([[[255, 0, 0, 0, 1, 1]]])
+    assert top_rho_keep(conf, labels_ign, 2, 0.25)[0, 0].tolist() == \
+        [False, False, True, False, True, False]
+
+
+@pytest.mark.parametrize('rho', [0.1, 0.37, 0.5, 0.8])
+def test_top_rho_keep_equals_a_per_class_sort(rho):
+    g = torch.Generator().manual_seed(1)
+    conf = torch.rand(3, 12, 17, generator=g)
+    labels = torch.randint(0, 5, (3, 12, 17), generator=g)
+    labels[0, :2] = 255
+    keep = top_rho_keep(conf, labels, 5, rho)
+    for n in range(3):
+        for c in range(5):
+            idx = (labels[n] == c).flatten().nonzero()[:, 0]
+            k = math.floor(rho * len(idx) + 0.5)
+            top = idx[conf[n].flatten()[idx].argsort(descending=True)[:k]]
+            expected = torch.zeros(12 * 17, dtype=torch.bool)
+            expected[top] = True
+            assert torch.equal(keep[n].flatten() & (labels[n] == c).flatten(), expected)
+    assert not keep[labels == 255].any()
+
+
+# ---------------------------------------------------------------------------------- CA-R
+def test_class_aware_weights_on_a_hand_example():
+    conf = torch.tensor([[[0.5, 0.5, 1.0, 0.4], [0.25, 0.9, 0.9, 0.9]]])
+    labels = torch.tensor([[[0, 0, 1, 0], [0, 255, 255, 255]]])
+    keep = torch.tensor([[[True, True, True, False], [True, True, True, True]]])
+    masks = one_hot_masks(labels, 3, keep)
+    tau = class_aware_weights(conf, masks, absent_weight=7.0)
+    # class 0: kept 0.5, 0.5, 0.25 -> sqrt(3 / 1.25); class 1: sqrt(1 / 1); class 2 absent
+    torch.testing.assert_close(tau, torch.tensor([math.sqrt(3 / 1.25), 1.0, 7.0]))
+    r = weight_map(masks, tau)
+    assert r.shape == (1, 1, 2, 4)
+    torch.testing.assert_close(r[0, 0], torch.tensor([[tau[0], tau[0], 1.0, 0.0],
+                                                      [tau[0], 0.0, 0.0, 0.0]]))
+
+
+def test_poorly_predicted_classes_weigh_more():
+    conf = torch.tensor([[[0.95, 0.9, 0.3, 0.4]]])
+    masks = one_hot_masks(torch.tensor([[[0, 0, 1, 1]]]), 2)
+    tau = class_aware_weights(conf, masks)
+    assert tau[1] > tau[0] >= 1.0
+
+
+# ---------------------------------------------------------------------------------- train_step
+def hand_adaptive_mode(masks: torch.Tensor, size) -> torch.Tensor:
+    """Mode downsampling written with explicit adaptive-pooling windows and counts."""
+    n, c, h, w = masks.shape
+    out = torch.zeros(n, c, *size)
+    for i in range(size[0]):
+        r0, r1 = (i * h) // size[0], -((-(i + 1) * h) // size[0])
+        for j in range(size[1]):
+            c0, c1 = (j * w) // size[1], -((-(j + 1) * w) // size[1])
+            counts = masks[:, :, r0:r1, c0:c1].sum(dim=(2, 3))
+            void = (r1 - r0) * (c1 - c0) - counts.sum(1)
+            for b in range(n):
+                best = int(counts[b].argmax())
+                if counts[b, best] > 0 and counts[b, best] >= void[b]:
+                    out[b, best, i, j] = 1
+    return out
+
+
+def hand_masks(logits, rho, tau_from=None):
+    """Upsampled softmax -> per-class top-rho filtering by loop -> one-hot kept masks, tau."""
+    prob = F.softmax(F.interpolate(logits, (H, W), mode='bilinear', align_corners=True), 1)
+    conf, pred = prob.max(1)
+    masks = torch.zeros_like(prob)
+    for b in range(prob.shape[0]):
+        for c in range(NUM_CLASSES):
+            idx = (pred[b] == c).flatten().nonzero()[:, 0]
+            order = torch.sort(conf[b].flatten()[idx], descending=True, stable=True).indices
+            kept = idx[order[:math.floor(rho * len(idx) + 0.5)]]
+            masks[b, c].view(-1)[kept] = 1
+    tau = torch.ones(NUM_CLASSES)
+    for c in range(NUM_CLASSES):
+        if masks[:, c].sum() > 0:
+            tau[c] = torch.sqrt(masks[:, c].sum() / (masks[:, c] * conf).sum())
+    return masks, tau
+
+
+def hand_ssd(disc, feat, masks):
+    out = 0
+    for c in range(NUM_CLASSES):
+        y = feat * masks[:, c:c + 1]
+        for i, conv in enumerate(disc.convs):
+            o = conv.out_channels // NUM_CLASSES
+            y = F.conv2d(y, conv.weight[c * o:(c + 1) * o], conv.bias[c * o:(c + 1) * o],
+                         padding=conv.kernel_size[0] // 2)
+            y = F.leaky_relu(y, 0.2) if i < len(disc.convs) - 1 else y
+        out = out + y * masks[:, c:c + 1]
+    return out
+
+
+def hand_losses(model, batch, rho, car, source_mask, reduction, global_feature):
+    """Reference SSF-DAN losses with plain torch ops and explicit loops."""
+    data = model.data_preprocessor(copy.deepcopy(batch), True)
+    xs, xt = data['inputs']['source'], data['inputs']['target']
+    gt = torch.stack([s.gt_sem_seg.data[0] for s in data['data_samples']['source']])
+    seg = model.segmentor
+    fs, ft = seg.extract_feat(xs), seg.extract_feat(xt)
+    ls, lt = seg.decode_head(fs), seg.decode_head(ft)
+    feat_s, feat_t = fs[-1], ft[-1]
+    with torch.no_grad():
+        m_t, tau = hand_masks(lt, rho)
+        if source_mask == 'label':
+            m_s = torch.stack([(gt == c).float() for c in range(NUM_CLASSES)], 1)
+        else:
+            m_s, _ = hand_masks(ls, rho)
+        tau = tau if car else torch.ones(NUM_CLASSES)
+        m_t = hand_adaptive_mode(m_t, feat_t.shape[-2:])
+        m_s = hand_adaptive_mode(m_s, feat_s.shape[-2:])
+        r_t = (m_t * tau.view(1, -1, 1, 1)).sum(1, keepdim=True)
+        r_s = (m_s * tau.view(1, -1, 1, 1)).sum(1, keepdim=True)
+    reduce = torch.mean if reduction == 'mean' else torch.sum
+
+    def bce(logits, label, weight):
+        return reduce(weight * F.binary_cross_entropy_with_logits(
+            logits, torch.full_like(logits, label), reduction='none'))
+
+    disc = model.discriminators['ssd']
+    up = F.interpolate(ls, (H, W), mode='bilinear', align_corners=True)
+    seg_terms = {'src.decode.loss_ce': F.cross_entropy(up, gt, ignore_index=255),
+                 'adv.ssd.loss_gen': 0.001 * bce(hand_ssd(disc, feat_t, m_t), 0.0, r_t)}
+    d_terms = {'disc.ssd.loss_src': bce(hand_ssd(disc, feat_s.detach(), m_s), 0.0, r_s),
+               'disc.ssd.loss_tgt': bce(hand_ssd(disc, feat_t.detach(), m_t), 1.0, r_t)}
+    if global_feature:
+        gd = model.discriminators['global_feature']
+        seg_terms['adv.global_feature.loss_gen'] = 0.002 * bce(gd(feat_t), 0.0, 1.0)
+        d_terms['disc.global_feature.loss_src'] = bce(gd(feat_s.detach()), 0.0, 1.0)
+        d_terms['disc.global_feature.loss_tgt'] = bce(gd(feat_t.detach()), 1.0, 1.0)
+    return seg_terms, d_terms, m_t
+
+
+def spy_steps(model, wrappers) -> dict:
+    """Record which top-level children each optimizer step changes."""
+    moved = {}
+    for name in ('segmentor', 'discriminators'):
+        wrapper = wrappers[name]
+
+        def recording_step(_step=wrapper.step, _name=name, **kwargs):
+            before = {n: p.detach().clone() for n, p in model.named_parameters()}
+            _step(**kwargs)
+            moved[_name] = {n.split('.')[0] for n, p in model.named_parameters()
+                            if not torch.equal(before[n], p)}
+        wrapper.step = recording_step
+    return moved
+
+
+@pytest.mark.parametrize('options', [
+    dict(rho_upper=0.6, class_reweighting=True, source_mask='prediction', adv_reduction='mean',
+         global_feature=False),
+    dict(rho_upper=0.3, class_reweighting=False, source_mask='label', adv_reduction='sum',
+         global_feature=True),
+])
+def test_train_step_matches_hand_computation_and_moves_params_in_their_own_step(options):
+    torch.manual_seed(0)
+    opts = dict(options)
+    global_feature = opts.pop('global_feature')
+    model = build_ssf_dan(global_feature=global_feature, **opts)
+    batch = make_batch()
+    ref = copy.deepcopy(model)
+    seg_terms, d_terms, m_t = hand_losses(
+        ref, batch, opts['rho_upper'], opts['class_reweighting'], opts['source_mask'],
+        opts['adv_reduction'], global_feature)
+    assert 0 < m_t.sum() < m_t[:, 0].numel()  # filtering removed some cells, not all
+    seg_params = [p for p in ref.segmentor.parameters() if p.requires_grad]
+    d_params = list(ref.discriminators.parameters())
+    g_seg = torch.autograd.grad(sum(seg_terms.values()), seg_params, allow_unused=True)
+    g_d = torch.autograd.grad(sum(d_terms.values()), d_params)
+
+    wrappers = sgd_wrappers(model)
+    moved = spy_steps(model, wrappers)
+    log = model.train_step(batch, wrappers)
+
+    for key, value in {**seg_terms, **d_terms}.items():
+        torch.testing.assert_close(log[key], value.detach(), rtol=1e-5, atol=1e-7,
+                                   msg=f'{key} differs from the hand computation')
+    assert log['adv.ssd.rho'] == pytest.approx(opts['rho_upper'])
+    assert log['adv.ssd.kept'] == pytest.approx(float(m_t.sum() / m_t[:, 0].numel()))
+    assert moved == dict(segmentor={'segmentor'}, discriminators={'discriminators'})
+    for p_new, p_old, g in zip([p for p in model.segmentor.parameters() if p.requires_grad],
+                               seg_params, g_seg):
+        expected = p_old if g is None else p_old - LR_SEG * g
+        torch.testing.assert_close(p_new, expected.detach(), rtol=1e-4, atol=1e-6)
+    for p_new, p_old, g in zip(model.discriminators.parameters(), d_params, g_d):
+        torch.testing.assert_close(p_new, (p_old - LR_D * g).detach(), rtol=1e-4, atol=1e-6)
+
+
+def test_rho_zero_removes_every_adversarial_cell():
+    """Iteration 0 of the progressive schedule keeps nothing: no adversarial signal at all."""
+    model = build_ssf_dan(rho_schedule='progressive', rho_total_iters=100)
+    MessageHub.get_instance('ssf_dan_rho_zero').update_info('iter', 0)
+    log = model.train_step(make_batch(), sgd_wrappers(model))
+    assert log['adv.ssd.rho'] == 0 and log['adv.ssd.kept'] == 0
+    assert log['adv.ssd.loss_gen'] == 0 and log['disc.ssd.loss_src'] == 0
+
+
+def test_target_labels_never_reach_a_training_loss():
+    torch.manual_seed(0)
+    model_a = build_ssf_dan(rho_upper=0.5)
+    model_b = copy.deepcopy(model_a)
+    log_a = model_a.train_step(make_batch(target_labels=False), sgd_wrappers(model_a))
+    log_b = model_b.train_step(make_batch(target_labels=True), sgd_wrappers(model_b))
+    for key in log_a:
+        torch.testing.assert_close(log_a[key], log_b[key], rtol=0, atol=0)
+
+
+def test_config_errors_name_the_key():
+    def build(**kwargs):
+        cfg = dict(type='SSFDAN', segmentor=tiny_segmentor(aux=False),
+                   discriminators=dict(ssd=tiny_ssd()), adv_weights=dict(ssd=0.001))
+        cfg.update(kwargs)
+        return MODELS.build(cfg)
+
+    with pytest.raises(ValueError, match=r'model\.discriminators\.ssd\.in_channels is 32'):
+        build(discriminators=dict(ssd=dict(tiny_ssd(), in_channels=32)))
+    with pytest.raises(ValueError, match=r'model\.discriminators\.ssd\.num_classes is 19'):
+        build(discriminators=dict(ssd=dict(tiny_ssd(), num_classes=19)))
+    with pytest.raises(KeyError, match=r'model\.discriminators\.ssd'):
+        build(discriminators=dict(main=tiny_ssd()), adv_weights=dict(main=0.001))
+    with pytest.raises(KeyError, match=r'model\.adv_weights'):
+        build(adv_weights=dict(ssd=0.001, global_feature=0.001))
+    with pytest.raises(ValueError, match=r'model\.adv_loss'):
+        build(adv_loss=dict(type='CrossEntropyLoss'))
+    for key, value in (('rho_schedule', 'linear'), ('source_mask', 'gt'),
+                       ('adv_input', 'output'), ('adv_reduction', 'max'),
+                       ('rho_upper', 1.5), ('rho_total_iters', 0)):
+        with pytest.raises(ValueError, match=rf'model\.{key}'):
+            build(**{key: value})
+
+
+# ---------------------------------------------------------------------------------- toy configs
+def tiny_toy(config, root, work, iters, **overrides):
+    cfg = toy_cfg(config, root, work, iters=iters, **overrides)
+    cfg.model.segmentor = tiny_segmentor(aux=False)
+    cfg.model.discriminators.ssd.update(in_channels=FEAT, channels=(8, 8, 8, 8))
+    if 'global_feature' in cfg.model.discriminators:
+        cfg.model.discriminators.global_feature.update(in_channels=FEAT, channels=(8,))
+    return cfg
+
+
+@pytest.mark.parametrize('variant', ['', '-nopc', '-nocar', '-fixedrho', '-global'])
+def test_toy_configs_take_a_step_with_their_switches(variant, tmp_path):
+    path = TOY.with_name(TOY.name.replace('ssf-dan_', f'ssf-dan{variant}_'))
+    cfg = tiny_toy(path, tmp_path, tmp_path, iters=4)
+    model = MODELS.build(cfg.model)
+    schedule = {'-nopc': 'off', '-fixedrho': 'fixed'}.get(variant, 'progressive')
+    switches = dict(rho_schedule=schedule, class_reweighting=variant != '-nocar')
+    assert {k: getattr(model, k) for k in switches} == switches
+    assert ('global_feature' in model.discriminators) == (variant == '-global')
+    hub = MessageHub.get_instance(f'ssf_dan_toy{variant}')
+    hub.update_info('iter', 300)
+    hub.update_info('max_iters', 600)
+    log = model.train_step(make_batch(), sgd_wrappers(model))
+    assert log['adv.ssd.rho'] == pytest.approx({'off': 1.0, 'fixed': 0.8}.get(schedule, 0.5))
+    assert all(torch.isfinite(v) for v in log.values())
+
+
+def test_toy_config_trains_end_to_end_and_resume_restores_rho(toy_root, tmp_path):
+    """tools/train.py's Runner on the toy config; a run resumed at iteration 2 logs the same
+    rho (and losses) at iterations 3-4 as the uninterrupted run."""
+    from mmengine.runner import Runner
+
+    def logged(work):
+        import json
+        out = {}
+        for line in next(work.glob('*/vis_data/scalars.json')).read_text().splitlines():
+            rec = json.loads(line)
+            if 'adv.ssd.rho' in rec:
+                out[rec['iter']] = rec
+        return out
+
+    full = tiny_toy(TOY, toy_root, tmp_path / 'full', iters=4)
+    full.default_hooks.checkpoint.interval = 2
+    full.visualizer.name = 'ssf_dan_full'
+    Runner.from_cfg(full).train()
+    resumed = tiny_toy(TOY, toy_root, tmp_path / 'resumed', iters=4, resume=True,
+                       load_from=str(tmp_path / 'full' / 'iter_2.pth'))
+    resumed.visualizer.name = 'ssf_dan_resumed'
+    Runner.from_cfg(resumed).train()
+    a, b = logged(tmp_path / 'full'), logged(tmp_path / 'resumed')
+    assert [a[i]['adv.ssd.rho'] for i in (1, 2, 3, 4)] == [0.0, 0.25, 0.5, 0.75]
+    assert sorted(b) == [3, 4]
+    for it in (3, 4):
+        for key in ('adv.ssd.rho', 'adv.ssd.kept', 'adv.ssd.loss_gen', 'disc.ssd.loss_tgt',
+                    'src.decode.loss_ce'):
+            assert b[it][key] == pytest.approx(a[it][key], rel=1e-5, abs=1e-7), (it, key)
+    assert 'mIoU' in next((tmp_path / 'full').glob('*/vis_data/scalars.json')).read_text()
