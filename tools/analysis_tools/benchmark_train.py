@@ -160,6 +160,12 @@ def markdown(rows: list, iters: int, warmup: int) -> str:
     return '\n'.join(lines) + '\n'
 
 
+def is_adaptation(config: Path) -> bool:
+    """Whether a config trains a UDA method (not source-only, a warm-up stage or a plain
+    segmentor trained on pseudo labels): only those have a source-only step to compare with."""
+    return Config.fromfile(str(config)).model.type not in ('UDASegmentor', 'EncoderDecoder')
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -176,8 +182,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.manual_seed(0)
     if args.all:
-        configs = sorted(str(p) for p in (REPO / 'configs').rglob('*toy*.py')
-                         if '_base_' not in p.parts and 'source_only' not in p.parts)
+        configs = [str(p) for p in sorted((REPO / 'configs').rglob('*toy*.py'))
+                   if '_base_' not in p.parts and is_adaptation(p)]
     elif args.config:
         configs = [args.config]
     else:

@@ -72,9 +72,8 @@ class AdaptSegNet(UDASegmentor):
         return F.softmax(logits, dim=1)
 
     def segmentor_losses(self, batch: dict) -> Tuple[Losses, dict]:
-        src_out = self.forward_heads(batch['source'])
+        src_out, tgt_out = self.forward_domains(batch['source'], batch['target'])
         losses = self.source_seg_losses(src_out, batch['source_samples'])
-        tgt_out = self.forward_heads(batch['target'])
         cache = dict(source={}, target={})
         for level, disc in self.discriminators.items():
             d_src = self.discriminator_input(src_out, level, batch['source'].shape[2:])

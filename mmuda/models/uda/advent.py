@@ -110,12 +110,12 @@ class MinEnt(UDASegmentor):
         return self_information(F.softmax(logits, dim=1)).sum(dim=1).mean()
 
     def segmentor_losses(self, batch: dict) -> Tuple[Losses, dict]:
-        losses, cache = super().segmentor_losses(batch)
-        tgt_out = self.forward_heads(batch['target'])
+        src_out, tgt_out = self.forward_domains(batch['source'], batch['target'])
+        losses = self.source_seg_losses(src_out, batch['source_samples'])
         size = batch['target'].shape[2:]
         for level, weight in self.ent_weights.items():
             losses[f'ent.{level}.loss_ent'] = weight * self.target_entropy(tgt_out[level], size)
-        return losses, cache
+        return losses, {}
 
     @torch.no_grad()
     def visual_maps(self, inputs: Tensor) -> Dict[str, Tensor]:

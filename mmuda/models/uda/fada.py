@@ -112,12 +112,11 @@ class FADA(UDASegmentor):
         return self.adv_loss(logits, domain_targets(knowledge, is_source), valid)
 
     def segmentor_losses(self, batch: dict) -> Tuple[Losses, dict]:
-        src_out = self.forward_heads(batch['source'])
+        src_out, tgt_out = self.forward_domains(batch['source'], batch['target'])
         scaled = dict(src_out)
         if self.source_temperature:
             scaled['main'] = src_out['main'] / self.temperature
         losses = self.source_seg_losses(scaled, batch['source_samples'])
-        tgt_out = self.forward_heads(batch['target'])
         f_s, f_t = self.feature(src_out), self.feature(tgt_out)
         size_s = self._score_size(batch['source'], src_out['main'])
         size_t = self._score_size(batch['target'], tgt_out['main'])

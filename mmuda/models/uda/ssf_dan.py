@@ -227,9 +227,8 @@ class SSFDAN(UDASegmentor):
                 mode_downsample(masks_t, feats[1].shape[-2:]), tau)
 
     def segmentor_losses(self, batch: dict) -> Tuple[Losses, dict]:
-        src_out = self.forward_heads(batch['source'])
+        src_out, tgt_out = self.forward_domains(batch['source'], batch['target'])
         losses = self.source_seg_losses(src_out, batch['source_samples'])
-        tgt_out = self.forward_heads(batch['target'])
         head, rho = self.head_of('main'), self.current_rho()
         feat_s = head._transform_inputs(src_out['feats'])
         feat_t = head._transform_inputs(tgt_out['feats'])
