@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import REPO, TOY_ADAPTSEGNET, TOY_SOURCE_ONLY, toy_cfg
+from conftest import REPO, TOY_ADAPTSEGNET, TOY_FADA, TOY_SOURCE_ONLY, TOY_SSF_DAN, toy_cfg
 
 HERE = Path(__file__).parent
 
@@ -20,12 +20,13 @@ def free_port() -> int:
 
 
 def deterministic_cfg(config: Path, root: Path, work: Path, batch: int):
-    """Toy config without random augmentation (flips draw from per-process numpy state)."""
+    """Toy config without random augmentation (flips and jitter draw from per-process numpy
+    state)."""
     cfg = toy_cfg(config, root, work, iters=3)
     for branch in ('source', 'target'):
         pipe = cfg.train_dataloader.dataset[branch].pipeline
         cfg.train_dataloader.dataset[branch].pipeline = [
-            t for t in pipe if t['type'] != 'RandomFlip']
+            t for t in pipe if t['type'] not in ('RandomFlip', 'ColorJitter')]
     cfg.train_dataloader.batch_size = batch
     cfg.custom_imports = dict(imports=['mmuda', 'dist_probe'], allow_failed_imports=False)
     cfg.custom_hooks = [dict(type='DumpRankWeightsHook')]
@@ -47,8 +48,8 @@ def launch(cfg, work: Path, gpus: int) -> None:
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
 
 
-@pytest.mark.parametrize('config', [TOY_SOURCE_ONLY, TOY_ADAPTSEGNET], ids=['source-only',
-                                                                             'adaptsegnet'])
+@pytest.mark.parametrize('config', [TOY_SOURCE_ONLY, TOY_ADAPTSEGNET, TOY_FADA, TOY_SSF_DAN],
+                         ids=['source-only', 'adaptsegnet', 'fada', 'ssf_dan'])
 def test_two_ranks_stay_identical_and_match_one_process(config, toy_root, tmp_path):
     dist_dir, single_dir = tmp_path / 'dist', tmp_path / 'single'
     dist_dir.mkdir()

@@ -1,5 +1,6 @@
 """SSF-DAN's class-wise adversarial loss reweighting, CA-R (paper 003, eq. 9)."""
 import torch
+from mmengine.dist import all_reduce
 
 Tensor = torch.Tensor
 
@@ -8,7 +9,9 @@ def class_aware_weights(confidence: Tensor, masks: Tensor, absent_weight: float 
     """Eq. 9: ``tau_c = sqrt(N_c / sum A_c*)`` for every class, over the whole batch.
 
     ``N_c`` is the number of kept pixels of class c and ``sum A_c*`` the sum of their
-    confidences, so ``tau_c`` is one over the root of the class's mean confidence: at least 1,
+    confidences, both summed over all ranks in distributed training (so that N GPUs with batch
+    B weigh like one GPU with batch N*B; a no-op on one process), so ``tau_c`` is one over the
+    root of the class's mean confidence: at least 1,
     larger for classes the segmentor predicts with little confidence (the poorly adapted ones),
     which the generator is pushed to adapt harder.
 
@@ -22,6 +25,8 @@ def class_aware_weights(confidence: Tensor, masks: Tensor, absent_weight: float 
     """
     count = masks.sum(dim=(0, 2, 3))
     total = (masks * confidence.unsqueeze(1)).sum(dim=(0, 2, 3))
+    all_reduce(count, op='sum')
+    all_reduce(total, op='sum')
     tau = torch.sqrt(count / total.clamp_min(torch.finfo(total.dtype).tiny))
     return torch.where(count > 0, tau, torch.full_like(tau, absent_weight))
 
