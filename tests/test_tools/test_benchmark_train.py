@@ -29,3 +29,22 @@ def test_sizes_come_from_the_pipelines():
     assert tool.branch_size([dict(type='Resize', scale=(1280, 720), keep_ratio=False)],
                             None) == (720, 1280)
     assert tool.branch_size([dict(type='LoadImageFromFile')], (128, 256)) == (128, 256)
+
+
+def test_profile_table_lists_operators():
+    tool = load_tool()
+    from mmengine.config import Config
+    cfg = Config.fromfile(str(TOY_ADAPTSEGNET))
+    data = tool.synthetic_batch(cfg, 1, 0.25)
+    table = tool.profile_table(cfg.model, cfg.optim_wrapper, data, iters=1, device='cpu')
+    assert 'aten::' in table and 'Self CPU' in table
+
+
+def test_all_skips_stages_without_adaptation():
+    tool = load_tool()
+    assert tool.is_adaptation(REPO / 'configs/fada/fada_dlv2-r18-toy_1xb4-400_toy-source_toy-'
+                                     'target.py')
+    for stage in ('fada/fada-warmup_dlv2-r18-toy_1xb4-200_toy-source_toy-target.py',
+                  'fada/fada-sd_dlv2-r18-toy_1xb4-600_toy-target-pseudo.py',
+                  'source_only/source-only_dlv2-r18-toy_1xb4-600_toy-source_toy-target.py'):
+        assert not tool.is_adaptation(REPO / 'configs' / stage), stage

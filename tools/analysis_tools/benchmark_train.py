@@ -96,29 +96,63 @@ class PeakMemory:
             self._thread.join()
 
 
-def time_steps(model_cfg: dict, optim_cfg: dict, batch: dict, iters: int, warmup: int,
-               device: str, desc: str) -> Tuple[float, int]:
+def build(model_cfg: dict, optim_cfg: dict, device: str):
     from mmseg.registry import MODELS
     model = MODELS.build(copy.deepcopy(model_cfg)).to(device)
     model.init_weights()
     model.train()
-    wrapper = build_optim_wrapper(model, copy.deepcopy(optim_cfg))
-    for _ in range(warmup):
-        model.train_step(copy.deepcopy(batch), wrapper)
-    sync = torch.cuda.synchronize if device == 'cuda' else (lambda: None)
+    return model, build_optim_wrapper(model, copy.deepcopy(optim_cfg))
+
+
+def peak_memory(model_cfg: dict, optim_cfg: dict, batch: dict, steps: int, device: str) -> int:
+    """Peak memory of a few training steps of one model (built and freed alone)."""
     with PeakMemory(device) as mem:
-        sync()
-        start = time.perf_counter()
-        for _ in tqdm(range(iters), desc=desc, leave=False):
+        model, wrapper = build(model_cfg, optim_cfg, device)
+        for _ in range(steps):
             model.train_step(copy.deepcopy(batch), wrapper)
-        sync()
-        seconds = (time.perf_counter() - start) / iters
     del model, wrapper
-    return seconds, mem.peak
+    return mem.peak
+
+
+def interleaved_times(models: list, batch: dict, iters: int, warmup: int,
+                      device: str) -> list:
+    """Seconds per step of each (model, wrapper), timed in alternation.
+
+    Alternating the models step by step makes the ratio robust to load that changes during
+    the run (a shared machine): both see the same conditions on average.
+    """
+    sync = torch.cuda.synchronize if device == 'cuda' else (lambda: None)
+    for model, wrapper in models:
+        for _ in range(warmup):
+            model.train_step(copy.deepcopy(batch), wrapper)
+    totals = [0.0] * len(models)
+    for _ in tqdm(range(iters), desc='timing', leave=False):
+        for i, (model, wrapper) in enumerate(models):
+            data = copy.deepcopy(batch)
+            sync()
+            start = time.perf_counter()
+            model.train_step(data, wrapper)
+            sync()
+            totals[i] += time.perf_counter() - start
+    return [t / iters for t in totals]
+
+
+def profile_table(model_cfg: dict, optim_cfg: dict, batch: dict, iters: int, device: str,
+                  rows: int = 15) -> str:
+    """torch.profiler's operators of ``iters`` steps, by self time: where a step's time goes."""
+    from torch.profiler import ProfilerActivity, profile
+    model, wrapper = build(model_cfg, optim_cfg, device)
+    model.train_step(copy.deepcopy(batch), wrapper)
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device == 'cuda' else [])
+    with profile(activities=activities) as prof:
+        for _ in range(iters):
+            model.train_step(copy.deepcopy(batch), wrapper)
+    key = 'self_cuda_time_total' if device == 'cuda' else 'self_cpu_time_total'
+    return prof.key_averages().table(sort_by=key, row_limit=rows)
 
 
 def benchmark(config: str, iters: int, warmup: int, scale: float, batch: Optional[int],
-              cfg_options: Optional[dict] = None) -> dict:
+              cfg_options: Optional[dict] = None, profile: bool = False) -> dict:
     cfg = Config.fromfile(config)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
@@ -127,10 +161,16 @@ def benchmark(config: str, iters: int, warmup: int, scale: float, batch: Optiona
     data = synthetic_batch(cfg, batch or cfg.train_dataloader.batch_size, scale)
     source_only = dict(type='UDASegmentor', segmentor=cfg.model.segmentor)
     src_optim = {k: v for k, v in cfg.optim_wrapper.items() if k != 'discriminators'}
-    so_time, so_mem = time_steps(source_only, src_optim, data, iters, warmup, device,
-                                 'source-only')
-    m_time, m_mem = time_steps(cfg.model, cfg.optim_wrapper, data, iters, warmup, device,
-                               cfg.model.type)
+    so_mem = peak_memory(source_only, src_optim, data, 2, device)
+    m_mem = peak_memory(cfg.model, cfg.optim_wrapper, data, 2, device)
+    so_time, m_time = interleaved_times(
+        [build(source_only, src_optim, device), build(cfg.model, cfg.optim_wrapper, device)],
+        data, iters, warmup, device)
+    if profile:
+        for name, (m, o) in (('source-only', (source_only, src_optim)),
+                             (cfg.model.type, (cfg.model, cfg.optim_wrapper))):
+            print(f'\nprofile of {name} ({min(iters, 5)} steps):')
+            print(profile_table(m, o, data, min(iters, 5), device))
     h, w = data['inputs']['source'][0].shape[1:]
     return dict(config=os.path.relpath(config, REPO), method=cfg.model.type, device=device,
                 batch=len(data['inputs']['source']), source_size=f'{h}x{w}',
@@ -145,7 +185,8 @@ def markdown(rows: list, iters: int, warmup: int) -> str:
         '',
         'Generated by `python tools/analysis_tools/benchmark_train.py --all` '
         f'({iters} timed iterations after {warmup} warm-up, synthetic inputs at the configs\' '
-        'sizes, method and source-only step of the same segmentor in one process). Ratios are '
+        'sizes, method and source-only step of the same segmentor in one process, timed in '
+        'alternation). Ratios are '
         'the numbers to compare across machines; peak memory on CPU is the process RSS.',
         '',
         '| config | method | device | batch | source size | s/iter | source-only s/iter | '
@@ -179,6 +220,8 @@ def main() -> None:
                         help='benchmark every adaptation toy config, write docs/benchmark.md')
     parser.add_argument('--out', default=str(REPO / 'docs/benchmark.md'))
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    parser.add_argument('--profile', action='store_true',
+                        help='also print torch.profiler operator tables of both steps')
     args = parser.parse_args()
     torch.manual_seed(0)
     if args.all:
@@ -188,8 +231,8 @@ def main() -> None:
         configs = [args.config]
     else:
         parser.error('give a CONFIG or --all')
-    rows = [benchmark(c, args.iters, args.warmup, args.scale, args.batch, args.cfg_options)
-            for c in configs]
+    rows = [benchmark(c, args.iters, args.warmup, args.scale, args.batch, args.cfg_options,
+                      args.profile) for c in configs]
     table = markdown(rows, args.iters, args.warmup)
     print(table)
     if args.all:
