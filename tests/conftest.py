@@ -59,6 +59,8 @@ def toy_cfg(config: Path, root: Path, work_dir: Path, iters: int = 6, **override
             disc.update(in_channels=64, channels=(8, 8, 8, 8))
         elif disc.type == 'FCDiscriminator':
             disc.update(in_channels=NUM_CLASSES, channels=(8, 8, 8, 8))
+        elif disc.type == 'PatchDiscriminator':  # mada: toy layer3/layer4 widths / 4
+            disc.update(in_channels=disc.in_channels // 4, channels=(8, 8, 8))
     cfg.load_from = None  # a later stage's config points at its warm-up's checkpoint
     train = cfg.train_dataloader
     train.update(batch_size=2, num_workers=0, persistent_workers=False)

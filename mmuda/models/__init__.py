@@ -4,6 +4,7 @@ from . import (  # noqa: F401
     decode_heads,
     discriminators,
     losses,
+    necks,
     uda,
     utils,
 )

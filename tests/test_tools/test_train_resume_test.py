@@ -32,6 +32,7 @@ METHODS = [
                  id='fada'),
     pytest.param(TOY_SSF_DAN, {'src.decode.loss_ce', 'adv.ssd.loss_gen', 'disc.ssd.loss_tgt'},
                  id='ssf_dan'),
+    pytest.param(REPO / 'configs/mada/mada_dlv2-r18-toy_1xb4-400_toy-source_toy-target.py', {'src.decode.loss_ce', 'adv.high.loss_gen', 'adv.mid.loss_gen', 'disc.mid.loss_tgt'}, id='mada'),  # noqa: E501
 ]
 
 

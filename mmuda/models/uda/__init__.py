@@ -1,7 +1,8 @@
 from .adaptsegnet import AdaptSegNet
 from .advent import ADVENT, MinEnt
 from .fada import FADA
+from .mada import MultiAdversarial
 from .ssf_dan import SSFDAN
 from .uda_segmentor import UDASegmentor
 
-__all__ = ['UDASegmentor', 'AdaptSegNet', 'FADA', 'ADVENT', 'MinEnt', 'SSFDAN']
+__all__ = ['UDASegmentor', 'AdaptSegNet', 'FADA', 'ADVENT', 'MinEnt', 'SSFDAN', 'MultiAdversarial']

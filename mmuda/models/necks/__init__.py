@@ -1,0 +1,3 @@
+from .fusion_decoder import FusionDecoder
+
+__all__ = ['FusionDecoder']
