@@ -218,3 +218,60 @@ def test_toy_stages_train_end_to_end(toy_root, tmp_path):
     for key in ('src.decode.loss_ce', 'adv.fine.loss_gen', 'disc.fine.loss_src',
                 'disc.fine.loss_tgt', 'mIoU'):
         assert key in scalars, key
+
+
+def test_self_distillation_stage_trains_on_argmax_pseudo_labels(toy_root, tmp_path):
+    """Adapted model -> tools/generate_pseudo_labels.py --policy argmax -> the toy
+    self-distillation config (a plain segmentor) trains on the labels it wrote."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    import numpy as np
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+    from PIL import Image
+
+    from conftest import REPO, TOY_FADA, toy_cfg
+    adapt = toy_cfg(TOY_FADA, toy_root, tmp_path / 'adapt', iters=1)
+    adapt.visualizer.name = 'fada_sd_adapt'
+    Runner.from_cfg(adapt).train()
+    adapt.dump(str(tmp_path / 'adapt.py'))
+    labels = tmp_path / 'labels'
+    proc = subprocess.run(
+        [sys.executable, str(REPO / 'tools/generate_pseudo_labels.py'), str(tmp_path / 'adapt.py'),
+         str(tmp_path / 'adapt' / 'iter_1.pth'), '--policy', 'argmax', '--out-dir', str(labels),
+         '--num-workers', '0'],
+        cwd=REPO, env=dict(os.environ, OMP_NUM_THREADS='1'), capture_output=True, text=True,
+        timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    pngs = sorted(labels.rglob('*_gtFine_labelTrainIds.png'))
+    assert len(pngs) == 8  # every target train image, no threshold: no ignored pixel
+    assert all(np.asarray(Image.open(p)).max() < NUM_CLASSES for p in pngs)
+    assert json.loads((labels / 'pseudo_labels.json').read_text())['policy'] == 'argmax'
+
+    sd = Config.fromfile(str(REPO / 'configs/fada/fada-sd_dlv2-r18-toy_1xb4-600_toy-target-'
+                                    'pseudo.py'))
+    assert sd.model.type == 'EncoderDecoder' and sd.model_wrapper_cfg is None
+    sd.work_dir = str(tmp_path / 'sd')
+    sd.model = tiny_segmentor(aux=False)
+    sd.model['data_preprocessor']['size'] = (32, 32)
+    train = sd.train_dataloader
+    train.update(batch_size=2, num_workers=0, persistent_workers=False)
+    train.dataset.data_prefix = dict(img_path=str(toy_root / 'target/leftImg8bit/train'),
+                                     seg_map_path=str(labels))
+    train.dataset.pipeline[2].scale = (64, 32)  # the test images are 32x64
+    train.dataset.pipeline[3].crop_size = (32, 32)
+    for name in ('val_dataloader', 'test_dataloader'):
+        sd[name].update(num_workers=0, persistent_workers=False)
+        sd[name].dataset.data_root = str(toy_root / 'target')
+    sd.train_cfg.update(max_iters=2, val_interval=2)
+    sd.param_scheduler[0].end = 2
+    sd.default_hooks.logger.interval = 1
+    sd.default_hooks.checkpoint.update(interval=2)
+    sd.default_hooks.visualization.draw = False
+    sd.visualizer.name = 'fada_sd'
+    Runner.from_cfg(sd).train()
+    scalars = next((tmp_path / 'sd').glob('*/vis_data/scalars.json')).read_text()
+    assert 'decode.loss_ce' in scalars and 'mIoU' in scalars
