@@ -16,6 +16,8 @@ TOY_SOURCE_ONLY = REPO / 'configs/source_only' / f'source-only_{TOY}'
 TOY_ADAPTSEGNET = REPO / 'configs/adaptsegnet' / f'adaptsegnet_{TOY}'
 TOY_FADA = REPO / 'configs/fada/fada_dlv2-r18-toy_1xb4-400_toy-source_toy-target.py'
 TOY_SSF_DAN = REPO / 'configs/ssf_dan' / f'ssf-dan_{TOY}'
+TOY_ADVENT = REPO / 'configs/advent' / f'advent_{TOY}'
+TOY_MADA = REPO / 'configs/mada/mada_dlv2-r18-toy_1xb4-400_toy-source_toy-target.py'
 NUM_CLASSES = 7
 
 

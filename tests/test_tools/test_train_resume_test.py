@@ -14,7 +14,9 @@ import torch
 from conftest import (
     REPO,
     TOY_ADAPTSEGNET,
+    TOY_ADVENT,
     TOY_FADA,
+    TOY_MADA,
     TOY_SOURCE_ONLY,
     TOY_SSF_DAN,
     tiny_segmentor,
@@ -32,7 +34,10 @@ METHODS = [
                  id='fada'),
     pytest.param(TOY_SSF_DAN, {'src.decode.loss_ce', 'adv.ssd.loss_gen', 'disc.ssd.loss_tgt'},
                  id='ssf_dan'),
-    pytest.param(REPO / 'configs/mada/mada_dlv2-r18-toy_1xb4-400_toy-source_toy-target.py', {'src.decode.loss_ce', 'adv.high.loss_gen', 'adv.mid.loss_gen', 'disc.mid.loss_tgt'}, id='mada'),  # noqa: E501
+    pytest.param(TOY_MADA, {'src.decode.loss_ce', 'adv.high.loss_gen', 'disc.mid.loss_tgt'},
+                 id='mada'),
+    pytest.param(TOY_ADVENT, {'src.decode.loss_ce', 'adv.main.loss_gen', 'disc.aux.loss_tgt'},
+                 id='advent'),
 ]
 
 
