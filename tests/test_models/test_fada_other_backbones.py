@@ -8,8 +8,8 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 from mmseg.registry import MODELS
 
-from conftest import NUM_CLASSES, REPO, TOY_ADAPTSEGNET, toy_cfg
-from test_models.test_other_backbones import _Record, changed, narrow, shrink_schedule
+from conftest import NUM_CLASSES, REPO
+from test_models.test_other_backbones import _Record, changed, narrow, on_toy_data, shrink_schedule
 
 GTA = 'gta5-1280x720_cityscapes-1024x512.py'
 CONFIGS = {
@@ -22,12 +22,7 @@ ITERS = 3
 
 
 def shrunk(backbone: str, root, work_dir) -> Config:
-    cfg = Config.fromfile(str(CONFIGS[backbone]))
-    toy = toy_cfg(TOY_ADAPTSEGNET, root, work_dir, iters=ITERS)
-    for key in ('work_dir', 'train_dataloader', 'val_dataloader', 'test_dataloader',
-                'val_evaluator', 'test_evaluator', 'train_cfg', 'default_hooks', 'randomness',
-                'env_cfg'):
-        cfg[key] = toy[key]
+    cfg = on_toy_data(CONFIGS[backbone], root, work_dir, ITERS)
     cfg.model.segmentor = narrow(cfg.model.segmentor, backbone)
     cfg.model.discriminators.fine.update(in_channels=LAST_FEATURE[backbone],
                                          num_classes=NUM_CLASSES, channels=(8, 8))

@@ -8,8 +8,8 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from conftest import REPO, TOY_ADAPTSEGNET, toy_cfg
-from test_models.test_other_backbones import _Record, changed, narrow, shrink_schedule
+from conftest import REPO
+from test_models.test_other_backbones import _Record, changed, narrow, on_toy_data, shrink_schedule
 
 GTA = 'gta5-1280x720_cityscapes-1024x512.py'
 CONFIGS = {
@@ -22,12 +22,7 @@ ITERS = 3
 
 
 def shrunk(backbone: str, root, work_dir) -> Config:
-    cfg = Config.fromfile(str(CONFIGS[backbone]))
-    toy = toy_cfg(TOY_ADAPTSEGNET, root, work_dir, iters=ITERS)
-    for key in ('work_dir', 'train_dataloader', 'val_dataloader', 'test_dataloader',
-                'val_evaluator', 'test_evaluator', 'train_cfg', 'default_hooks', 'randomness',
-                'env_cfg'):
-        cfg[key] = toy[key]
+    cfg = on_toy_data(CONFIGS[backbone], root, work_dir, ITERS)
     cfg.model.segmentor = narrow(cfg.model.segmentor, backbone)
     for name, channels in zip(('high', 'mid'), TAPS[backbone]):
         cfg.model.discriminators[name].update(in_channels=channels, channels=(8, 8))

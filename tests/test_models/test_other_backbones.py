@@ -60,14 +60,20 @@ def shrink_schedule(param_scheduler: Config) -> None:
                 sched.begin, sched.end = min(sched.begin, 1), ITERS
 
 
-def shrunk_cfg(name: str, root: Path, work_dir: Path) -> Config:
-    """The shipped config (model, method, optimisers) on the toy data, CPU-sized."""
-    cfg = Config.fromfile(str(CONFIGS[name]))
-    toy = toy_cfg(TOY_ADAPTSEGNET, root, work_dir, iters=ITERS)
+def on_toy_data(config: Path, root: Path, work_dir: Path, iters: int = ITERS) -> Config:
+    """A shipped config (model, method, optimisers) with the toy data and a CPU-sized loop."""
+    cfg = Config.fromfile(str(config))
+    toy = toy_cfg(TOY_ADAPTSEGNET, root, work_dir, iters=iters)
     for key in ('work_dir', 'train_dataloader', 'val_dataloader', 'test_dataloader',
                 'val_evaluator', 'test_evaluator', 'train_cfg', 'default_hooks', 'randomness',
                 'env_cfg'):
         cfg[key] = toy[key]
+    return cfg
+
+
+def shrunk_cfg(name: str, root: Path, work_dir: Path) -> Config:
+    """The shipped config (model, method, optimisers) on the toy data, CPU-sized."""
+    cfg = on_toy_data(CONFIGS[name], root, work_dir)
     cfg.model.segmentor = narrow(cfg.model.segmentor, backbone_of(name))
     for d in cfg.model.discriminators.values():
         d.update(in_channels=NUM_CLASSES, channels=(8, 8, 8, 8))
