@@ -22,6 +22,12 @@ def test_config_builds(path: Path):
         assert cfg.model_wrapper_cfg is None, 'plain segmentors need the default DDP wrapper'
         MODELS.build(cfg.model)
         return
+    if 'segmentor' not in cfg.model:  # an image-GAN stage (LDR's translator, reconstruction)
+        assert cfg.optim_wrapper.constructor == 'UDAOptimWrapperConstructor'
+        model = MODELS.build(cfg.model)
+        assert set(model.generator_children) <= set(cfg.optim_wrapper), path.name
+        assert set(model.discriminator_children) <= set(cfg.optim_wrapper), path.name
+        return
     assert cfg.model.segmentor.type == 'EncoderDecoder'
     assert cfg.optim_wrapper.constructor == 'UDAOptimWrapperConstructor'
     model = MODELS.build(cfg.model)

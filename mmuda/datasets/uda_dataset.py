@@ -1,6 +1,8 @@
 """Pairs a labelled source sample with an unlabelled target sample."""
+import json
 import logging
-from typing import Union
+import os.path as osp
+from typing import Optional, Union
 
 import numpy as np
 from mmcv.transforms import LoadAnnotations
@@ -27,7 +29,10 @@ class UDADataset:
 
     The target is unlabelled: ``LoadAnnotations`` (and ``CheckSegLabels``) are removed from the
     target pipeline, so its label files are never read, even if they exist; a ``gt_sem_seg``
-    that a custom transform adds is deleted.
+    that a custom transform adds is deleted. The one exception is ``target_labels='pseudo'``
+    for methods that train on pseudo labels of the target (LDR's SSL labels): the target's
+    ``seg_map_path`` must then be a folder written by ``tools/generate_pseudo_labels.py``
+    (its completed ``pseudo_labels.json`` is checked), so ground truth cannot slip in.
 
     Bad input fails early and names the file or config key: a missing or empty image folder, a
     source without labels or with missing label files (checked when the source is built), a
@@ -39,16 +44,27 @@ class UDADataset:
         source: Config (or instance) of the labelled source dataset.
         target: Config (or instance) of the target dataset; labels, if any, are dropped.
         seed: Seed of the source-to-target pairing.
+        target_labels: ``None`` (the target is unlabelled) or ``'pseudo'`` (the target's
+            labels are pseudo labels written by the pseudo-label tool, and are kept).
     """
 
+    TARGET_LABELS = (None, 'pseudo')
+
     def __init__(self, source: Union[dict, BaseDataset], target: Union[dict, BaseDataset],
-                 seed: int = 0) -> None:
+                 seed: int = 0, target_labels: Optional[str] = None) -> None:
+        if target_labels not in self.TARGET_LABELS:
+            raise ValueError(f'UDADataset target_labels must be one of {self.TARGET_LABELS}, '
+                             f'got {target_labels!r}')
         self.source = self._build(source, 'source')
         self.target = self._build(target, 'target')
         self.seed = seed
+        self.target_labels = target_labels
         self._check_classes()
         self._bind_label_check()
-        self._strip_target_annotations()
+        if target_labels == 'pseudo':
+            self._check_pseudo_labels()
+        else:
+            self._strip_target_annotations()
         self._labels_checked = False
         if getattr(self.source, '_fully_initialized', True):
             self._check_source_labels()
@@ -98,6 +114,22 @@ class UDADataset:
             print_log('UDADataset: removed label loading (LoadAnnotations, CheckSegLabels) from '
                       'the target pipeline: the target is unlabelled, its label files are never '
                       'read', 'current', logging.WARNING)
+
+    def _check_pseudo_labels(self) -> None:
+        """The target's label folder must hold a completed pseudo-label run, not ground truth."""
+        folder = self.target.data_prefix.get('seg_map_path')
+        summary = osp.join(folder or '', 'pseudo_labels.json')
+        status = None
+        if folder and osp.isfile(summary):
+            with open(summary) as f:
+                status = json.load(f).get('status')
+        if status != 'complete':
+            raise FileNotFoundError(
+                "UDADataset(target_labels='pseudo'): the target's labels must be pseudo labels "
+                f'written by tools/generate_pseudo_labels.py, but {summary} '
+                f'{"is missing" if status is None else "says status=" + repr(status)}. '
+                'Generate them, or check train_dataloader.dataset.target.data_prefix.'
+                'seg_map_path')
 
     def _check_source_labels(self) -> None:
         """Every source image has a label file: fail now, not when the sampler reaches it."""
@@ -155,7 +187,7 @@ class UDADataset:
                            'label after its pipeline: train_dataloader.dataset.source.pipeline '
                            'must contain LoadAnnotations')
         tgt_sample = tgt['data_samples']
-        if 'gt_sem_seg' in tgt_sample:
+        if 'gt_sem_seg' in tgt_sample and self.target_labels is None:
             del tgt_sample.gt_sem_seg
         return dict(inputs=dict(source=src['inputs'], target=tgt['inputs']),
                     data_samples=dict(source=src['data_samples'], target=tgt_sample))

@@ -3,6 +3,7 @@ from . import (  # noqa: F401
     data_preprocessors,
     decode_heads,
     discriminators,
+    generators,
     losses,
     necks,
     uda,

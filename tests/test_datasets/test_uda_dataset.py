@@ -56,3 +56,38 @@ def test_one_pass_uses_every_source_and_every_target(toy_root, src_split, tgt_sp
     assert {ds.target_index(i) for i in range(len(ds))} == set(range(n_tgt))
     item = ds[7]
     assert item['data_samples']['source'].img_path == ds.source[7 % n_src]['data_samples'].img_path
+
+
+def _pseudo_folder(root, target_root, status='complete'):
+    """A label folder as tools/generate_pseudo_labels.py leaves it (labels + summary)."""
+    import json
+    import shutil
+    folder = root / 'pseudo'
+    shutil.copytree(target_root / 'gtFine/train', folder)
+    (folder / 'pseudo_labels.json').write_text(json.dumps(dict(status=status)))
+    return folder
+
+
+def test_pseudo_labelled_target_keeps_its_labels(toy_root, tmp_path):
+    folder = _pseudo_folder(tmp_path, toy_root / 'target')
+    target = _cfg(toy_root, 'target', LABELLED)
+    target['data_prefix']['seg_map_path'] = str(folder)
+    ds = DATASETS.build(dict(type='UDADataset', target_labels='pseudo',
+                             source=_cfg(toy_root, 'source', LABELLED), target=target))
+    sample = ds[0]['data_samples']['target']
+    assert 'gt_sem_seg' in sample and sample.seg_map_path.startswith(str(folder))
+
+
+@pytest.mark.parametrize('status', [None, 'writing'])
+def test_pseudo_labels_must_come_from_a_completed_pseudo_label_run(toy_root, tmp_path, status):
+    """Ground-truth folders (no summary) and interrupted runs are refused."""
+    target = _cfg(toy_root, 'target', LABELLED)
+    if status is not None:
+        target['data_prefix']['seg_map_path'] = str(
+            _pseudo_folder(tmp_path, toy_root / 'target', status))
+    with pytest.raises(FileNotFoundError, match='generate_pseudo_labels'):
+        DATASETS.build(dict(type='UDADataset', target_labels='pseudo',
+                            source=_cfg(toy_root, 'source', LABELLED), target=target))
+    with pytest.raises(ValueError, match='target_labels'):
+        DATASETS.build(dict(type='UDADataset', target_labels='gt',
+                            source=_cfg(toy_root, 'source', LABELLED), target=target))

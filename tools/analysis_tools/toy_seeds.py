@@ -9,9 +9,15 @@ one's checkpoint (a two-stage method's warm-up). ``--options NAME=KEY=VALUE`` ad
         --run warmup=configs/fada/fada-warmup_...py --run fada=configs/fada/fada_...py \\
         --options 'fada=load_from={work_dir}/warmup/seed{seed}/iter_200.pth'
 
-A run whose final checkpoint exists is not retrained (an interrupted sweep resumes). The mIoU of
-the validation at the end of training is read from the run's ``vis_data/scalars.json``; the table
-(per seed, mean and standard deviation) is printed and written to ``WORK_DIR/results.json``.
+``--exec NAME=COMMAND`` puts a shell command (a translation, pseudo labels) between the runs, in
+the same order as the ``--run`` entries; ``{seed}`` and ``{work_dir}`` are filled in as above
+(``configs/ldr/README.md`` runs LDR's whole pipeline this way).
+
+A run whose final checkpoint exists is not retrained, and a command that finished is not run
+again (an interrupted sweep resumes). The mIoU of the validation at the end of training is read
+from the run's ``vis_data/scalars.json`` (runs without a validation loop, e.g. a translator, are
+left out of the table); the table (per seed, mean and standard deviation) is printed and written
+to ``WORK_DIR/results.json``.
 """
 import argparse
 import json
@@ -54,43 +60,84 @@ def train(config: str, run_dir: Path, seed: int, data_root: str, options: list) 
         return
     opts = [f'randomness.seed={seed}', 'randomness.deterministic=False',
             'default_hooks.visualization.draw=False']
-    if 'source' in cfg.train_dataloader.dataset:
-        opts += [f'train_dataloader.dataset.source.data_root={data_root}/source',
-                 f'train_dataloader.dataset.target.data_root={data_root}/target']
-    opts += [f'val_dataloader.dataset.data_root={data_root}/target', *options]
+    # point the toy datasets at --data-root; an empty data_root (a folder a previous step wrote,
+    # e.g. translated images) is left alone
+    dataset = cfg.train_dataloader.dataset
+    for key, part in (('source', 'source'), ('target', 'target')):
+        if dataset.get(key, {}).get('data_root'):
+            opts.append(f'train_dataloader.dataset.{key}.data_root={data_root}/{part}')
+    if (cfg.get('val_dataloader') or {}).get('dataset', {}).get('data_root'):
+        opts.append(f'val_dataloader.dataset.data_root={data_root}/target')
+    opts += list(options)
     cmd = [sys.executable, str(REPO / 'tools/train.py'), str(REPO / config),
            '--work-dir', str(run_dir), '--cfg-options', *opts]
     print('[toy_seeds] ' + ' '.join(cmd), flush=True)
     subprocess.run(cmd, check=True, cwd=REPO)
 
 
+def has_validation(config: str) -> bool:
+    cfg = Config.fromfile(str(REPO / config))
+    return bool(cfg.get('val_cfg')) and bool(cfg.get('val_dataloader'))
+
+
+def execute(command: str, done: Path) -> None:
+    """Run a shell command once: ``done`` marks that it finished."""
+    if done.exists():
+        print(f'[toy_seeds] {done} exists, not running again: {command}', flush=True)
+        return
+    print(f'[toy_seeds] {command}', flush=True)
+    subprocess.run(command, shell=True, check=True, cwd=REPO)
+    done.parent.mkdir(parents=True, exist_ok=True)
+    done.touch()
+
+
+class Step(argparse.Action):
+    """--run and --exec append to one ordered list of (kind, NAME=VALUE)."""
+
+    def __call__(self, parser, namespace, value, option_string=None):
+        steps = getattr(namespace, 'steps', None) or []
+        steps.append((self.dest, value))
+        namespace.steps = steps
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--run', action='append', required=True, metavar='NAME=CONFIG')
+    parser.add_argument('--run', action=Step, metavar='NAME=CONFIG')
+    parser.add_argument('--exec', action=Step, metavar='NAME=COMMAND')
     parser.add_argument('--options', action='append', default=[], metavar='NAME=KEY=VALUE')
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     parser.add_argument('--work-dir', default='work_dirs/toy_seeds')
     parser.add_argument('--data-root', default='data/toy_domains')
     args = parser.parse_args()
 
+    steps = getattr(args, 'steps', None) or []
+    if not any(kind == 'run' for kind, _ in steps):
+        parser.error('at least one --run NAME=CONFIG is required')
+
     from mmuda.datasets.toy_domains import generate_toy_domains
     generate_toy_domains(args.data_root)
-    runs = parse_pairs(args.run, '--run')
-    names = [n for n, _ in runs]
-    extra = {n: [] for n in names}
+    steps = [(kind, *pair) for kind, pair in zip(
+        [k for k, _ in steps], parse_pairs([v for _, v in steps], '--run/--exec'))]
+    runs = [(name, config) for kind, name, config in steps if kind == 'run']
+    extra = {n: [] for n, _ in runs}
     for name, option in parse_pairs(args.options, '--options'):
         if name not in extra:
-            raise SystemExit(f'--options names run {name!r}, but the runs are {names}')
+            raise SystemExit(f'--options names run {name!r}, but the runs are {list(extra)}')
         extra[name].append(option)
+    names = [n for n, config in runs if has_validation(config)]
     work_dir = Path(args.work_dir)
     results = {}
     for seed in args.seeds:
-        for name, config in runs:
+        for kind, name, value in steps:
             run_dir = work_dir / name / f'seed{seed}'
+            if kind == 'exec':
+                execute(value.format(seed=seed, work_dir=work_dir), run_dir / '.done')
+                continue
             options = [o.format(seed=seed, work_dir=work_dir) for o in extra[name]]
-            train(config, run_dir, seed, args.data_root, options)
-            results.setdefault(name, {})[seed] = final_miou(run_dir)
+            train(value, run_dir, seed, args.data_root, options)
+            if name in names:
+                results.setdefault(name, {})[seed] = final_miou(run_dir)
 
     print(f'| run | {" | ".join(f"seed {s}" for s in args.seeds)} | mean | std |')
     print(f'|---|{"---|" * len(args.seeds)}---|---|')

@@ -1,4 +1,4 @@
-from .adversarial_loss import AdversarialLoss
+from .adversarial_loss import AdversarialLoss, GANLoss
 from .soft_label_cross_entropy import SoftLabelCrossEntropyLoss
 
-__all__ = ['AdversarialLoss', 'SoftLabelCrossEntropyLoss']
+__all__ = ['AdversarialLoss', 'GANLoss', 'SoftLabelCrossEntropyLoss']

@@ -39,3 +39,26 @@ class AdversarialLoss(nn.Module):
         if self.gan_type == 'vanilla':
             return F.binary_cross_entropy_with_logits(logits, target)
         return F.mse_loss(logits, target)
+
+
+@MODELS.register_module()
+class GANLoss(AdversarialLoss):
+    """:class:`AdversarialLoss` phrased for image GANs: real vs generated instead of domains.
+
+    The discriminators of LDR's translator (CycleGAN) and reconstruction (pix2pixHD-style)
+    judge real images against generated ones. ``forward(logits, target_is_real)``.
+
+    Args:
+        gan_type: ``'vanilla'`` (BCE with logits, LDR eq. 4) or ``'lsgan'`` (least squares,
+            CycleGAN's choice).
+        real_label: Label of real inputs.
+        fake_label: Label of generated inputs.
+    """
+
+    def __init__(self, gan_type: str = 'lsgan', real_label: float = 1.0,
+                 fake_label: float = 0.0) -> None:
+        super().__init__(gan_type, source_label=real_label, target_label=fake_label)
+
+    def forward(self, logits: torch.Tensor, target_is_real: bool) -> torch.Tensor:
+        """Mean loss of ``logits`` against the real (or fake) label."""
+        return super().forward(logits, is_source=target_is_real)

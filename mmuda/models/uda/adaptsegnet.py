@@ -74,6 +74,14 @@ class AdaptSegNet(UDASegmentor):
     def segmentor_losses(self, batch: dict) -> Tuple[Losses, dict]:
         src_out, tgt_out = self.forward_domains(batch['source'], batch['target'])
         losses = self.source_seg_losses(src_out, batch['source_samples'])
+        adv, cache = self.adversarial_losses(src_out, tgt_out, batch)
+        losses.update(adv)
+        return losses, cache
+
+    def adversarial_losses(self, src_out: dict, tgt_out: dict, batch: dict
+                           ) -> Tuple[Losses, dict]:
+        """The generator terms of every level and the detached D inputs for the D step."""
+        losses = {}
         cache = dict(source={}, target={})
         for level, disc in self.discriminators.items():
             d_src = self.discriminator_input(src_out, level, batch['source'].shape[2:])

@@ -1,30 +1,25 @@
 """The UDA segmentor: a wrapper that owns alternating segmentor/discriminator optimisation."""
 import copy
-import math
 from typing import Dict, Optional, Tuple
 
 import torch
 import torch.nn as nn
-from mmengine.dist import all_reduce
-from mmengine.logging import MessageHub
-from mmengine.model import BaseModel
-from mmengine.optim import OptimWrapperDict
 from mmseg.registry import MODELS
 from mmseg.utils import add_prefix
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.dropout import _DropoutNd
 
-from mmuda.utils import all_reduce_gradients
+from ..alternating_model import AlternatingModel, Losses
 
 Tensor = torch.Tensor
-Losses = Dict[str, Tensor]
 
 
 @MODELS.register_module()
-class UDASegmentor(BaseModel):
+class UDASegmentor(AlternatingModel):
     """Wraps any mmseg segmentor for unsupervised domain adaptation; alone, it is source-only.
 
-    Training takes a :class:`UDADataset` batch and runs, with one ``OptimWrapper`` per child
+    The optimisation is :class:`AlternatingModel`'s with the segmentor as generator. Training
+    takes a :class:`UDADataset` batch and runs, with one ``OptimWrapper`` per child
     (``segmentor`` and, when a method has them, ``discriminators``):
 
     1. the segmentor step, discriminators frozen: :meth:`segmentor_losses` (the source
@@ -49,26 +44,30 @@ class UDASegmentor(BaseModel):
             sizes match and the result is the same as two passes (no batch-statistics BN, no
             dropout in training mode, e.g. DeepLab-v2 with frozen BN, GroupNorm): one larger
             forward-backward instead of two (:meth:`forward_domains`).
+        channels_last: Keep the 4-D weights of the segmentor and the discriminators, and the
+            images of every training and inference batch, in ``torch.channels_last`` memory
+            format: the layout in which cuDNN's tensor-core convolutions (AMP on Volta and
+            later) run without transposing each activation. Same numbers as the default
+            layout up to float summation order; on CPU it is usually no faster.
         train_cfg, pretrained: Unused; accepted because ``mmseg.apis.init_model`` sets them on
             any model config before building it.
     """
 
-    NONFINITE_POLICIES = ('raise', 'skip')
+    generator_children = ('segmentor',)
+    discriminator_children = ('discriminators',)
 
     def __init__(self, segmentor: dict, discriminators: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None, nonfinite_loss: str = 'raise',
-                 concat_forward: bool = True, init_cfg=None, train_cfg: Optional[dict] = None,
-                 pretrained: Optional[str] = None) -> None:
-        if nonfinite_loss not in self.NONFINITE_POLICIES:
-            raise ValueError(f'model.nonfinite_loss must be one of {self.NONFINITE_POLICIES}, '
-                             f'got {nonfinite_loss!r}')
-        super().__init__(data_preprocessor=self._uda_preprocessor_cfg(data_preprocessor, segmentor),
-                         init_cfg=init_cfg)
-        self.nonfinite_loss = nonfinite_loss
+                 concat_forward: bool = True, channels_last: bool = False, init_cfg=None,
+                 train_cfg: Optional[dict] = None, pretrained: Optional[str] = None) -> None:
+        super().__init__(nonfinite_loss=nonfinite_loss, init_cfg=init_cfg,
+                         data_preprocessor=self._uda_preprocessor_cfg(data_preprocessor, segmentor))
         self.concat_forward = concat_forward
+        self.channels_last = channels_last
         self.segmentor = MODELS.build(segmentor)
         self.discriminators = nn.ModuleDict(
             {name: MODELS.build(cfg) for name, cfg in (discriminators or {}).items()})
+        self._apply_memory_format()
 
     @staticmethod
     def _uda_preprocessor_cfg(cfg: Optional[dict], segmentor: dict) -> dict:
@@ -85,6 +84,30 @@ class UDASegmentor(BaseModel):
             cfg['common'] = copy.deepcopy(dict(segmentor.get('data_preprocessor') or {}))
         cfg['common'] = {k: v for k, v in cfg['common'].items() if k != 'type'}
         return cfg
+
+    # ------------------------------------------------------------------ memory format
+    def _apply_memory_format(self) -> None:
+        """Convert the 4-D weights to channels_last (``channels_last=True``); idempotent.
+
+        ``Module.to`` keeps each ``Parameter`` object and swaps its data, so optimizers built
+        earlier still hold the right tensors; later ``.to(device)`` and in-place weight
+        loading preserve the layout.
+        """
+        if self.channels_last:
+            self.to(memory_format=torch.channels_last)
+
+    def init_weights(self) -> None:
+        """mmengine's initialisation, then the memory format again: an initialiser that
+        assigns a new weight tensor instead of filling the old one would bring back the default
+        layout."""
+        super().init_weights()
+        self._apply_memory_format()
+
+    def _to_memory_format(self, inputs: Tensor) -> Tensor:
+        """Images in the model's memory format (channels_last only for 4-D batches)."""
+        if self.channels_last and isinstance(inputs, Tensor) and inputs.dim() == 4:
+            return inputs.contiguous(memory_format=torch.channels_last)
+        return inputs
 
     # ------------------------------------------------------------------ inference: delegate
     @property
@@ -114,86 +137,34 @@ class UDASegmentor(BaseModel):
                 'MMDistributedDataParallel does), which would skip the adaptation. Use '
                 "model_wrapper_cfg=dict(type='UDADataParallel') (set in mmuda's "
                 'configs/_base_/default_runtime.py).')
-        return self.segmentor(inputs, data_samples, mode)
+        return self.segmentor(self._to_memory_format(inputs), data_samples, mode)
 
     # ------------------------------------------------------------------ training
-    def train_step(self, data: dict, optim_wrapper: OptimWrapperDict) -> Dict[str, Tensor]:
-        data = self.data_preprocessor(data, True)
-        batch = dict(source=data['inputs']['source'], target=data['inputs']['target'],
+    def prepare_batch(self, data: dict) -> dict:
+        """Source and target images and the source samples; target samples only when the
+        target dataset carries pseudo labels (``UDADataset(target_labels='pseudo')``)."""
+        batch = dict(source=self._to_memory_format(data['inputs']['source']),
+                     target=self._to_memory_format(data['inputs']['target']),
                      source_samples=data['data_samples']['source'])
-        log_vars, cache = self._segmentor_step(batch, optim_wrapper['segmentor'])
-        if len(self.discriminators):
-            d_vars = self._discriminator_step(cache, optim_wrapper['discriminators'])
-            # `loss` stays the segmentor step's total; the D step's total is logged beside it
-            d_vars['disc.loss'] = d_vars.pop('loss')
-            log_vars.update(d_vars)
-        return log_vars
+        targets = data['data_samples'].get('target') or []
+        if targets and all('gt_sem_seg' in s for s in targets):
+            batch['target_samples'] = targets
+        return batch
 
-    def _segmentor_step(self, batch: dict, optim_wrapper) -> Tuple[Dict[str, Tensor], dict]:
-        self.discriminators.requires_grad_(False)
-        with optim_wrapper.optim_context(self.segmentor):
-            losses, cache = self.segmentor_losses(batch)
-            loss, log_vars = self.parse_losses(losses)
-        self._update_params(optim_wrapper, loss, log_vars)
-        return log_vars, cache
-
-    def _discriminator_step(self, cache: dict, optim_wrapper) -> Dict[str, Tensor]:
-        self.discriminators.requires_grad_(True)
-        with optim_wrapper.optim_context(self.discriminators):
-            loss, log_vars = self.parse_losses(self.discriminator_losses(cache))
-        self._update_params(optim_wrapper, loss, log_vars)
-        return log_vars
-
-    def _update_params(self, optim_wrapper, loss: Tensor, log_vars: dict) -> None:
-        """``OptimWrapper.update_params`` with gradients averaged over ranks before the step
-        and the non-finite-loss policy applied first.
-
-        Gradient accumulation (``accumulative_counts``) and AMP loss scaling behave as in
-        mmengine: the all-reduce runs only on the iterations that step.
-        """
-        if not self._finite_on_all_ranks(loss):
-            self._handle_nonfinite(log_vars)
-            return
-        optim_wrapper.backward(optim_wrapper.scale_loss(loss))
-        if optim_wrapper.should_update():
-            all_reduce_gradients(p for group in optim_wrapper.optimizer.param_groups
-                                 for p in group['params'])
-            optim_wrapper.step()
-            optim_wrapper.zero_grad()
-
-    @staticmethod
-    def _finite_on_all_ranks(loss: Tensor) -> bool:
-        """Whether the loss is finite on every rank (one scalar all-reduce when distributed),
-        so that all ranks skip or stop together instead of one of them hanging."""
-        bad = torch.tensor(0.0 if torch.isfinite(loss).all() else 1.0, device=loss.device)
-        all_reduce(bad)  # no-op on one process
-        return bad.item() == 0
-
-    def _handle_nonfinite(self, log_vars: dict) -> None:
-        terms = [k for k, v in log_vars.items() if not math.isfinite(float(v))]
-        iteration = MessageHub.get_current_instance().get_info('iter', -1) + 1
-        what = ', '.join(terms) if terms else 'a loss on another rank'
-        if self.nonfinite_loss == 'raise':
-            raise FloatingPointError(
-                f'non-finite loss at iteration {iteration}: {what}. Training stopped before '
-                'the update; the last checkpoint written is the last good one. Set '
-                "model.nonfinite_loss='skip' to skip such steps instead.")
-        log_vars['nonfinite_skipped'] = torch.tensor(1.0)
+    def generator_losses(self, batch: dict) -> Tuple[Losses, dict]:
+        return self.segmentor_losses(batch)
 
     def segmentor_losses(self, batch: dict) -> Tuple[Losses, dict]:
         """Losses of the segmentor step and a cache of detached tensors for the D step.
 
         ``batch`` holds ``source`` and ``target`` images (N, C, H, W) and the
-        ``source_samples`` with their labels; target samples are deliberately not passed on.
+        ``source_samples`` with their labels; target samples are passed on (as
+        ``target_samples``) only when they carry pseudo labels, which ``UDADataset`` allows
+        only with ``target_labels='pseudo'``.
         Source-only: the wrapped segmentor's loss on the source batch, nothing on the target.
         """
         out = self.forward_heads(batch['source'])
         return self.source_seg_losses(out, batch['source_samples']), {}
-
-    def discriminator_losses(self, cache: dict) -> Losses:
-        """Losses of the discriminator step, from the detached tensors in ``cache``."""
-        raise NotImplementedError(f'{type(self).__name__} has discriminators but does not '
-                                  'define discriminator_losses()')
 
     # ------------------------------------------------------------------ helpers for methods
     def forward_heads(self, inputs: Tensor) -> dict:
@@ -250,14 +221,15 @@ class UDASegmentor(BaseModel):
                            f'or "aux" (auxiliary head of the segmentor)')
         return getattr(self.segmentor, heads[level])
 
-    def source_seg_losses(self, out: dict, samples) -> Losses:
-        """Supervised losses of every head on source labels, prefixed ``src.``."""
+    def source_seg_losses(self, out: dict, samples, prefix: str = 'src') -> Losses:
+        """Supervised losses of every head on the samples' labels, prefixed ``src.`` (or
+        ``prefix``: ``tgt`` for the pseudo labels of the target)."""
         losses = add_prefix(self.segmentor.decode_head.loss_by_feat(out['main'], samples),
                             'decode')
         if 'aux' in out:
             losses.update(add_prefix(
                 self.segmentor.auxiliary_head.loss_by_feat(out['aux'], samples), 'aux'))
-        return add_prefix(losses, 'src')
+        return add_prefix(losses, prefix)
 
     # ------------------------------------------------------------------ visualisation
     @torch.no_grad()

@@ -1,0 +1,187 @@
+"""The alternating generator / discriminator optimisation shared by every adversarial model."""
+import math
+from typing import Dict, List, Sequence, Tuple
+
+import torch
+from mmengine.dist import all_reduce
+from mmengine.logging import MessageHub
+from mmengine.model import BaseModel
+from mmengine.optim import AmpOptimWrapper, OptimWrapper, OptimWrapperDict
+
+from mmuda.utils import all_reduce_gradients
+
+Tensor = torch.Tensor
+Losses = Dict[str, Tensor]
+
+
+HALF_DTYPES = (torch.float16, torch.bfloat16)
+
+
+def _full_precision(obj):
+    """``obj`` (nested dicts, lists, tuples) with its float16/bfloat16 tensors cast to float32.
+
+    The generator step of an ``AmpOptimWrapper`` runs under autocast, so the tensors it caches
+    for the discriminator step (features, logits) can come out in half precision. A
+    discriminator stepped by a plain ``OptimWrapper`` has float32 weights and would fail on
+    them (mixed-dtype convolution); one stepped under its own autocast casts its inputs where
+    it needs to anyway, so casting up first is exact for both.
+    """
+    if isinstance(obj, Tensor):
+        return obj.float() if obj.dtype in HALF_DTYPES else obj
+    if isinstance(obj, dict):
+        return type(obj)((k, _full_precision(v)) for k, v in obj.items())
+    if isinstance(obj, (list, tuple)) and not hasattr(obj, '_fields'):
+        return type(obj)(_full_precision(v) for v in obj)
+    return obj
+
+
+class AlternatingModel(BaseModel):
+    """A model trained by a generator step, discriminators frozen, then a discriminator step.
+
+    One ``OptimWrapper`` per direct child (``UDAOptimWrapperConstructor``). A subclass names
+    its children in two tuples and writes two loss functions:
+
+    * ``generator_children``: stepped after :meth:`generator_losses` (e.g. the segmentor; LDR
+      adds its reconstruction network, CycleGAN has its two generators);
+    * ``discriminator_children``: frozen (``requires_grad=False``) during the generator step,
+      then stepped after :meth:`discriminator_losses`, which sees only the detached tensors
+      the generator step put in its cache.
+
+    A child without an entry in the ``OptimWrapperDict`` (the constructor skips children with
+    nothing to train, e.g. the empty discriminators of a source-only model) is not stepped;
+    when no discriminator child is, the discriminator step is skipped.
+
+    Each step runs one backward, averages the stepped children's gradients over ranks (no-op
+    on one process), then steps every wrapper of the step. AMP is chosen per step in the
+    config (``optim_wrapper.<child>.type='AmpOptimWrapper'``): the step's first wrapper opens
+    the autocast context and scales the loss, and the cache is cast back to float32 before
+    the discriminator step, so the two steps can use AMP independently. A NaN or Inf loss stops training
+    with an error naming the terms, or skips the step (``nonfinite_loss``); the decision is
+    taken identically on every rank.
+    """
+
+    generator_children: Tuple[str, ...] = ()
+    discriminator_children: Tuple[str, ...] = ()
+    NONFINITE_POLICIES = ('raise', 'skip')
+
+    def __init__(self, nonfinite_loss: str = 'raise', **kwargs) -> None:
+        if nonfinite_loss not in self.NONFINITE_POLICIES:
+            raise ValueError(f'model.nonfinite_loss must be one of {self.NONFINITE_POLICIES}, '
+                             f'got {nonfinite_loss!r}')
+        super().__init__(**kwargs)
+        self.nonfinite_loss = nonfinite_loss
+
+    # ------------------------------------------------------------------ what a subclass writes
+    def prepare_batch(self, data: dict) -> dict:
+        """The preprocessed ``data`` as the loss functions want it."""
+        return data
+
+    def generator_losses(self, batch: dict) -> Tuple[Losses, dict]:
+        """Losses of the generator step and a cache of detached tensors for the D step."""
+        raise NotImplementedError
+
+    def discriminator_losses(self, cache: dict) -> Losses:
+        """Losses of the discriminator step, from the detached tensors in ``cache``."""
+        raise NotImplementedError(f'{type(self).__name__} has discriminators but does not '
+                                  'define discriminator_losses()')
+
+    # ------------------------------------------------------------------ the step
+    def train_step(self, data: dict, optim_wrapper: OptimWrapperDict) -> Dict[str, Tensor]:
+        batch = self.prepare_batch(self.data_preprocessor(data, True))
+        log_vars, cache = self._generator_step(batch, optim_wrapper)
+        d_wrappers = self._wrappers(optim_wrapper, self.discriminator_children)
+        if d_wrappers:
+            d_vars = self._discriminator_step(cache, d_wrappers)
+            # `loss` stays the generator step's total; the D step's total is logged beside it
+            d_vars['disc.loss'] = d_vars.pop('loss')
+            log_vars.update(d_vars)
+        return log_vars
+
+    @staticmethod
+    def _wrappers(optim_wrapper: OptimWrapperDict,
+                  names: Sequence[str]) -> List[Tuple[str, OptimWrapper]]:
+        return [(name, optim_wrapper[name]) for name in names if name in optim_wrapper]
+
+    def _set_discriminators_trainable(self, flag: bool) -> None:
+        for name in self.discriminator_children:
+            getattr(self, name).requires_grad_(flag)
+
+    def _generator_step(self, batch: dict, optim_wrapper: OptimWrapperDict
+                        ) -> Tuple[Dict[str, Tensor], dict]:
+        wrappers = self._wrappers(optim_wrapper, self.generator_children)
+        if not wrappers:
+            raise KeyError(f'{type(self).__name__}: optim_wrapper has no entry for any of '
+                           f'{list(self.generator_children)}')
+        self._set_discriminators_trainable(False)
+        name, first = wrappers[0]
+        with first.optim_context(getattr(self, name)):
+            losses, cache = self.generator_losses(batch)
+            loss, log_vars = self.parse_losses(losses)
+        self._update_params(wrappers, loss, log_vars)
+        return log_vars, cache
+
+    def _discriminator_step(self, cache: dict,
+                            wrappers: List[Tuple[str, OptimWrapper]]) -> Dict[str, Tensor]:
+        self._set_discriminators_trainable(True)
+        name, first = wrappers[0]
+        cache = _full_precision(cache)
+        with first.optim_context(getattr(self, name)):
+            loss, log_vars = self.parse_losses(self.discriminator_losses(cache))
+        self._update_params(wrappers, loss, log_vars)
+        return log_vars
+
+    def _update_params(self, wrappers: List[Tuple[str, OptimWrapper]], loss: Tensor,
+                       log_vars: dict) -> None:
+        """``OptimWrapper.update_params`` over the wrappers of one step: one backward, gradients
+        averaged over ranks, then every wrapper steps.
+
+        The first wrapper scales the loss and decides when to step (gradient accumulation), so
+        several wrappers in one step must agree on ``accumulative_counts``, and AMP loss
+        scaling is supported for a step with one wrapper only (a shared backward cannot apply
+        two loss scalers).
+        """
+        self._check_compatible(wrappers)
+        if not self._finite_on_all_ranks(loss):
+            self._handle_nonfinite(log_vars)
+            return
+        first = wrappers[0][1]
+        first.backward(first.scale_loss(loss))
+        if first.should_update():
+            for _, wrapper in wrappers:
+                all_reduce_gradients(p for group in wrapper.optimizer.param_groups
+                                     for p in group['params'])
+                wrapper.step()
+                wrapper.zero_grad()
+
+    @staticmethod
+    def _check_compatible(wrappers: List[Tuple[str, OptimWrapper]]) -> None:
+        if len(wrappers) < 2:
+            return
+        names = [name for name, _ in wrappers]
+        if any(isinstance(w, AmpOptimWrapper) for _, w in wrappers):
+            raise NotImplementedError(
+                f'optim_wrapper entries {names} are stepped after one shared backward, which '
+                'cannot apply several AMP loss scalers: use OptimWrapper for them')
+        counts = {name: w._accumulative_counts for name, w in wrappers}
+        if len(set(counts.values())) > 1:
+            raise ValueError(f'optim_wrapper entries stepped together must share '
+                             f'accumulative_counts, got {counts}')
+
+    @staticmethod
+    def _finite_on_all_ranks(loss: Tensor) -> bool:
+        """Whether the loss is finite on every rank (one scalar all-reduce when distributed),
+        so that all ranks skip or stop together instead of one of them hanging."""
+        bad = torch.tensor(0.0 if torch.isfinite(loss).all() else 1.0, device=loss.device)
+        all_reduce(bad)  # no-op on one process
+        return bad.item() == 0
+
+    def _handle_nonfinite(self, log_vars: dict) -> None:
+        terms = [k for k, v in log_vars.items() if not math.isfinite(float(v))]
+        iteration = MessageHub.get_current_instance().get_info('iter', -1) + 1
+        what = ', '.join(terms) if terms else 'a loss on another rank'
+        if self.nonfinite_loss == 'raise':
+            raise FloatingPointError(
+                f'non-finite loss at iteration {iteration}: {what}. Training stopped before '
+                'the update; the last checkpoint written is the last good one. Set '
+                "model.nonfinite_loss='skip' to skip such steps instead.")
+        log_vars['nonfinite_skipped'] = torch.tensor(1.0)
