@@ -1,4 +1,4 @@
-"""Inference on UDA checkpoints and colouring of per-pixel maps."""
+"""Inference on UDA checkpoints, colouring of per-pixel maps, and dataset translation."""
 from .colorize import (
     colorize,
     colorize_labels,
@@ -14,7 +14,14 @@ from .inference import (
     inference_folder,
     init_uda_model,
 )
+from .translate import (
+    init_translator,
+    resolve_translation_dataset,
+    translate_dataset,
+    translate_image,
+)
 
 __all__ = ['IMAGE_SUFFIXES', 'InferenceSummary', 'colorize', 'colorize_labels',
            'colorize_values', 'colormap_lut', 'find_images', 'inference_folder',
-           'init_uda_model', 'is_label_map', 'palette_lut']
+           'init_translator', 'init_uda_model', 'is_label_map', 'palette_lut',
+           'resolve_translation_dataset', 'translate_dataset', 'translate_image']

@@ -6,6 +6,8 @@ from . import (  # noqa: F401
     generators,
     losses,
     necks,
+    reconstruction,
+    translators,
     uda,
     utils,
 )

@@ -1,0 +1,7 @@
+# LDR ablation on the toy domains: stage 1 without label-driven reconstruction (translation,
+# pseudo labels, output-space discriminator). Its stage 0 is ldr-stage0_* trained with
+# --cfg-options model.reconstructor=None model.recon_discriminator=None model.perceptual=None.
+_base_ = ['./ldr_dlv2-r18-toy_1xb4-300_toy-source_toy-target-t2s.py']
+model = dict(reconstructor=None, recon_discriminator=None, perceptual=None)
+load_from = ('work_dirs/ldr-norecon-stage0_dlv2-r18-toy_1xb4-300_toy-source_toy-target-t2s/'
+             'iter_300.pth')
