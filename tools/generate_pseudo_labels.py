@@ -15,13 +15,13 @@ import os
 
 import torch
 from mmengine.config import Config, DictAction
-from mmengine.dist import get_rank, init_dist
+from mmengine.dist import get_rank
 from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 from mmseg.registry import MODELS
 
 from mmuda.pseudo_labels import PseudoLabelGenerator, resolve_dataset_cfg
-from mmuda.utils import init_cpu_distributed, load_cli_config
+from mmuda.utils import init_tool_distributed, load_cli_config
 
 # option -> the policies it applies to
 POLICY_OPTIONS = dict(p1=('adversarial_proxy',), p2=('adversarial_proxy',),
@@ -77,14 +77,6 @@ def policy_cfg(args: argparse.Namespace) -> dict:
     return cfg
 
 
-def init_distributed(launcher: str, cfg: Config) -> None:
-    """gloo on CPU-only machines (mmengine's launcher needs CUDA), mmengine's otherwise."""
-    if launcher == 'none' or init_cpu_distributed(launcher):
-        return
-    if not torch.distributed.is_initialized():
-        init_dist(launcher, **cfg.get('env_cfg', {}).get('dist_cfg', {}))
-
-
 def build_model(cfg: Config, checkpoint: str, device: str) -> torch.nn.Module:
     if not os.path.isfile(checkpoint):
         raise SystemExit(f'checkpoint {checkpoint} does not exist')
@@ -98,7 +90,7 @@ def main() -> None:
     cfg = load_cli_config(args.config, args.launcher, args.cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmseg'))
     policy = policy_cfg(args)
-    init_distributed(args.launcher, cfg)
+    init_tool_distributed(args.launcher, cfg.get('env_cfg', {}).get('dist_cfg', {}))
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
     if device == 'cuda':
         torch.cuda.set_device(int(os.environ['LOCAL_RANK']))

@@ -17,12 +17,12 @@ import argparse
 import os
 
 import torch
-from mmengine.config import Config, DictAction
-from mmengine.dist import get_rank, init_dist
+from mmengine.config import DictAction
+from mmengine.dist import get_rank
 from mmengine.registry import init_default_scope
 
 from mmuda.apis import init_translator, resolve_translation_dataset, translate_dataset
-from mmuda.utils import init_cpu_distributed, load_cli_config
+from mmuda.utils import init_tool_distributed, load_cli_config
 
 
 def parse_args() -> argparse.Namespace:
@@ -50,19 +50,11 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def init_distributed(launcher: str, cfg: Config) -> None:
-    """gloo on CPU-only machines (mmengine's launcher needs CUDA), mmengine's otherwise."""
-    if launcher == 'none' or init_cpu_distributed(launcher):
-        return
-    if not torch.distributed.is_initialized():
-        init_dist(launcher, **cfg.get('env_cfg', {}).get('dist_cfg', {}))
-
-
 def main() -> None:
     args = parse_args()
     cfg = load_cli_config(args.config, args.launcher, args.cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmseg'))
-    init_distributed(args.launcher, cfg)
+    init_tool_distributed(args.launcher, cfg.get('env_cfg', {}).get('dist_cfg', {}))
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
     if device == 'cuda':
         torch.cuda.set_device(int(os.environ['LOCAL_RANK']))

@@ -168,15 +168,17 @@ class MirroredPaths:
     """
 
     def __init__(self, img_dir: str, out_dir: str) -> None:
-        self.img_dir = osp.realpath(img_dir)
-        self.out_dir = osp.realpath(out_dir)
-        if self.out_dir == self.img_dir or self.out_dir.startswith(self.img_dir + os.sep):
-            where = 'is' if self.out_dir == self.img_dir else 'is inside'
+        # names are mapped lexically (image files may be symlinks to other storage); the
+        # refusal compares resolved folders, so a symlinked --out-dir cannot slip through
+        self.img_dir, self.out_dir = osp.abspath(img_dir), osp.abspath(out_dir)
+        real_img, real_out = osp.realpath(img_dir), osp.realpath(out_dir)
+        if real_out == real_img or real_out.startswith(real_img + os.sep):
+            where = 'is' if real_out == real_img else 'is inside'
             raise ValueError(f'--out-dir {out_dir} {where} the dataset\'s image folder '
                              f'{img_dir}: translated images must go to another folder')
 
     def __call__(self, img_path: str) -> str:
-        rel = osp.relpath(osp.realpath(img_path), self.img_dir)
+        rel = osp.relpath(osp.abspath(img_path), self.img_dir)
         if rel == os.curdir or rel.startswith(os.pardir + os.sep) or rel == os.pardir:
             raise ValueError(f'image {img_path} is not under the dataset\'s image folder '
                              f'{self.img_dir}')

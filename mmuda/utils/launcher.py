@@ -17,3 +17,13 @@ def init_cpu_distributed(launcher: str) -> bool:
     torch_dist.init_process_group(backend='gloo', rank=int(os.environ['RANK']),
                                   world_size=int(os.environ['WORLD_SIZE']))
     return True
+
+
+def init_tool_distributed(launcher: str, dist_cfg: dict) -> None:
+    """The process group of a dataset tool run with ``--launcher`` (pseudo labels, translation):
+    gloo on CPU-only machines (:func:`init_cpu_distributed`), mmengine's ``init_dist`` with the
+    config's ``env_cfg.dist_cfg`` otherwise; nothing for ``--launcher none``."""
+    if launcher == 'none' or init_cpu_distributed(launcher) or torch_dist.is_initialized():
+        return
+    from mmengine.dist import init_dist
+    init_dist(launcher, **dist_cfg)

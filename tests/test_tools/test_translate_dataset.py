@@ -131,7 +131,9 @@ def test_interrupted_runs_leave_no_partial_file_and_resume(model, toy_root, tmp_
 
 def test_out_dir_equal_to_or_inside_the_image_folder_is_refused(model, toy_root, tmp_path):
     src = toy_root / 'target/leftImg8bit/val'
-    for out in (src, src / 'toy', src / 'translated'):
+    link = tmp_path / 'link'
+    link.symlink_to(src)
+    for out in (src, src / 'toy', src / 'translated', link, link / 'translated'):
         with pytest.raises(ValueError, match='image folder'):
             translate_dataset(model, val_cfg(toy_root), str(out), progress=False)
     assert images_under(src) == sorted(p.relative_to(src) for p in src.rglob('*.png'))
@@ -262,3 +264,33 @@ def test_toy_config_trains_with_tools_train_and_translates_with_the_tool(toy_roo
     assert len(images_under(out / 'train')) == 8
     summary = json.loads((out / 'train' / 'translation.json').read_text())
     assert summary['status'] == 'complete' and summary['checkpoint'].endswith(f'iter_{iters}.pth')
+
+
+def test_two_ranks_share_the_work_and_write_what_one_process_writes(model, toy_root, tmp_path):
+    import socket
+    cfg = Config.fromfile(str(TOY_TRANSLATOR))
+    cfg.model.update(TINY)
+    cfg.translate_datasets.target_val.data_root = str(toy_root / 'target')
+    cfg.dump(str(tmp_path / 'cfg.py'))
+    torch.save(dict(state_dict=model.state_dict()), tmp_path / 'tiny.pth')
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    out = tmp_path / 'dist'
+    proc = subprocess.run(
+        [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2',
+         '--master_port', str(port), str(REPO / 'tools/translate_dataset.py'),
+         str(tmp_path / 'cfg.py'), str(tmp_path / 'tiny.pth'), '--out-dir', str(out),
+         '--split-key', 'translate_datasets.target_val', '--num-workers', '0',
+         '--launcher', 'pytorch'],
+        cwd=REPO, env=dict(os.environ, OMP_NUM_THREADS='1'), capture_output=True, text=True,
+        timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    summary = json.loads((out / 'translation.json').read_text())
+    assert (summary['status'], summary['count'], summary['written']) == ('complete', 4, 4)
+    single = tmp_path / 'single'
+    translate_dataset(model, val_cfg(toy_root), str(single), progress=False)
+    assert images_under(out) == images_under(single)
+    for rel in images_under(single):
+        np.testing.assert_array_equal(np.asarray(Image.open(out / rel)),
+                                      np.asarray(Image.open(single / rel)))

@@ -1,4 +1,4 @@
-"""CycleGAN (Zhu et al., ICCV 2017) between the two domains: LDR's image translator (section 3.2)."""
+"""CycleGAN (Zhu et al., ICCV 2017) between the domains: LDR's image translator (section 3.2)."""
 import copy
 from typing import Dict, List, Optional, Tuple
 
