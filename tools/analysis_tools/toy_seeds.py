@@ -58,8 +58,9 @@ def train(config: str, run_dir: Path, seed: int, data_root: str, options: list) 
     if ckpt.exists():
         print(f'[toy_seeds] {ckpt} exists, not retraining', flush=True)
         return
-    opts = [f'randomness.seed={seed}', 'randomness.deterministic=False',
-            'default_hooks.visualization.draw=False']
+    opts = [f'randomness.seed={seed}', 'randomness.deterministic=False']
+    if (cfg.get('default_hooks') or {}).get('visualization'):
+        opts.append('default_hooks.visualization.draw=False')
     # point the toy datasets at --data-root; an empty data_root (a folder a previous step wrote,
     # e.g. translated images) is left alone
     dataset = cfg.train_dataloader.dataset
