@@ -1,6 +1,6 @@
 """The alternating generator / discriminator optimisation shared by every adversarial model."""
 import math
-from typing import Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Sequence, Tuple
 
 import torch
 from mmengine.dist import all_reduce
@@ -12,12 +12,10 @@ from mmuda.utils import all_reduce_gradients
 
 Tensor = torch.Tensor
 Losses = Dict[str, Tensor]
-
-
 HALF_DTYPES = (torch.float16, torch.bfloat16)
 
 
-def _full_precision(obj):
+def _full_precision(obj: Any) -> Any:
     """``obj`` (nested dicts, lists, tuples) with its float16/bfloat16 tensors cast to float32.
 
     The generator step of an ``AmpOptimWrapper`` runs under autocast, so the tensors it caches
@@ -55,9 +53,9 @@ class AlternatingModel(BaseModel):
     on one process), then steps every wrapper of the step. AMP is chosen per step in the
     config (``optim_wrapper.<child>.type='AmpOptimWrapper'``): the step's first wrapper opens
     the autocast context and scales the loss, and the cache is cast back to float32 before
-    the discriminator step, so the two steps can use AMP independently. A NaN or Inf loss stops training
-    with an error naming the terms, or skips the step (``nonfinite_loss``); the decision is
-    taken identically on every rank.
+    the discriminator step, so the two steps can use AMP independently. A NaN or Inf loss
+    stops training with an error naming the terms, or skips the step (``nonfinite_loss``); the
+    decision is taken identically on every rank.
     """
 
     generator_children: Tuple[str, ...] = ()

@@ -1,5 +1,8 @@
 """tools/analysis_tools/benchmark_train.py runs end to end (behaviour only, never wall time)."""
 import importlib.util
+from pathlib import Path
+
+import pytest
 
 from conftest import REPO, TOY_ADAPTSEGNET
 
@@ -48,3 +51,50 @@ def test_all_skips_stages_without_adaptation():
                   'fada/fada-sd_dlv2-r18-toy_1xb4-600_toy-target-pseudo.py',
                   'source_only/source-only_dlv2-r18-toy_1xb4-600_toy-source_toy-target.py'):
         assert not tool.is_adaptation(REPO / 'configs' / stage), stage
+
+
+def test_all_takes_one_default_config_per_method():
+    tool = load_tool()
+    configs, _ = tool.method_configs()
+    names = {Path(c).name.split('_')[0] for c in configs}
+    assert {'adaptsegnet', 'advent', 'minent', 'fada', 'ssf-dan', 'mada'} <= names
+    assert not names & {'fada-hard', 'fada-binary', 'ssf-dan-nocar', 'ssf-dan-global'}
+
+
+def test_channels_last_switch_reaches_both_models():
+    tool = load_tool()
+    from mmengine.config import Config
+    cfg = Config.fromfile(str(TOY_ADAPTSEGNET))
+    assert tool.apply_switches(cfg, amp=False, channels_last=True, device='cpu') == \
+        ['channels_last']
+    model, optim = tool.source_only_of(cfg)
+    assert cfg.model.channels_last and model['channels_last']
+    assert set(optim) == {'constructor', 'segmentor'}
+    with pytest.raises(SystemExit, match='GPU'):
+        tool.apply_switches(cfg, amp=True, channels_last=False, device='cpu')
+    row = tool.benchmark(str(TOY_ADAPTSEGNET), iters=1, warmup=0, scale=0.25, batch=1,
+                         channels_last=True)
+    assert row['options'] == 'channels_last' and row['time_ratio'] > 0
+
+
+def test_sections_of_a_page_are_replaced_in_place(tmp_path):
+    write_section = load_tool().write_section  # tools/analysis_tools/benchmark_doc.py
+    page = tmp_path / 'page.md'
+    page.write_text('# Title\n\nprose before\n')
+    write_section(str(page), 'toy', 'table 1')
+    page.write_text(page.read_text() + '\nprose after\n')
+    write_section(str(page), 'toy', 'table 2')
+    text = page.read_text()
+    assert 'table 1' not in text and text.count('table 2') == 1
+    assert text.index('prose before') < text.index('table 2') < text.index('prose after')
+
+
+def test_target_gets_labels_only_with_pseudo_labels():
+    tool = load_tool()
+    from mmengine.config import Config
+    cfg = Config.fromfile(str(TOY_ADAPTSEGNET))
+    data = tool.synthetic_batch(cfg, 1, 0.25)
+    assert 'gt_sem_seg' not in data['data_samples']['target'][0]
+    cfg.train_dataloader.dataset.target_labels = 'pseudo'
+    data = tool.synthetic_batch(cfg, 1, 0.25)
+    assert 'gt_sem_seg' in data['data_samples']['target'][0]
