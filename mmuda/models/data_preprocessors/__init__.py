@@ -1,3 +1,3 @@
-from .uda_data_preprocessor import UDADataPreprocessor
+from .uda_data_preprocessor import UDADataPreprocessor, uda_preprocessor_cfg
 
-__all__ = ['UDADataPreprocessor']
+__all__ = ['UDADataPreprocessor', 'uda_preprocessor_cfg']

@@ -55,3 +55,21 @@ class UDADataPreprocessor(BaseDataPreprocessor):
             for name in BRANCHES}
         return dict(inputs={k: v['inputs'] for k, v in out.items()},
                     data_samples={k: v['data_samples'] for k, v in out.items()})
+
+
+def uda_preprocessor_cfg(cfg: Optional[dict], default_common: Optional[dict]) -> dict:
+    """A ``UDADataPreprocessor`` config from what a model config gives.
+
+    A plain ``SegDataPreProcessor`` config (what mmengine's Runner injects from a top-level
+    ``data_preprocessor``) is taken as the settings common to both branches; without
+    ``common``, the model's default (e.g. its segmentor's own preprocessor) is used.
+    """
+    cfg = copy.deepcopy(dict(cfg or {}))
+    if cfg.get('type', 'UDADataPreprocessor') != 'UDADataPreprocessor':
+        cfg = dict(common=cfg)
+    cfg['type'] = 'UDADataPreprocessor'
+    common = cfg.get('common')
+    if common is None:
+        common = copy.deepcopy(dict(default_common or {}))
+    cfg['common'] = {k: v for k, v in common.items() if k != 'type'}
+    return cfg

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from mmseg.registry import MODELS
 
 from ..alternating_model import AlternatingModel, Losses
+from ..data_preprocessors import uda_preprocessor_cfg
 from .image_pool import ImagePool
 
 Tensor = torch.Tensor
@@ -96,7 +97,8 @@ class CycleGANTranslator(AlternatingModel):
                  init_cfg=None, train_cfg: Optional[dict] = None,
                  pretrained: Optional[str] = None) -> None:
         super().__init__(nonfinite_loss=nonfinite_loss, init_cfg=init_cfg,
-                         data_preprocessor=self._preprocessor_cfg(data_preprocessor))
+                         data_preprocessor=uda_preprocessor_cfg(data_preprocessor,
+                                                                DEFAULT_PREPROCESSOR))
         self._check_preprocessor()
         self.direction = direction
         self.gan_weight = self._weight('gan_weight', gan_weight)
@@ -133,18 +135,6 @@ class CycleGANTranslator(AlternatingModel):
             raise ValueError(f"model.direction must be 't2s' (target -> source, LDR) or 's2t' "
                              f'(source -> target), got {value!r}')
         self._direction = value
-
-    @staticmethod
-    def _preprocessor_cfg(cfg: Optional[dict]) -> dict:
-        """A ``UDADataPreprocessor`` config; a plain one is the settings of both branches."""
-        cfg = copy.deepcopy(dict(cfg or {}))
-        if cfg.get('type', 'UDADataPreprocessor') != 'UDADataPreprocessor':
-            cfg = dict(common=cfg)
-        cfg['type'] = 'UDADataPreprocessor'
-        common = cfg.get('common')
-        cfg['common'] = {k: v for k, v in (common if common is not None
-                                           else DEFAULT_PREPROCESSOR).items() if k != 'type'}
-        return cfg
 
     def _check_preprocessor(self) -> None:
         for name in DOMAINS:

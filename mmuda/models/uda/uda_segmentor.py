@@ -1,5 +1,4 @@
 """The UDA segmentor: a wrapper that owns alternating segmentor/discriminator optimisation."""
-import copy
 from typing import Dict, Optional, Tuple
 
 import torch
@@ -10,6 +9,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.dropout import _DropoutNd
 
 from ..alternating_model import AlternatingModel, Losses
+from ..data_preprocessors import uda_preprocessor_cfg
 
 Tensor = torch.Tensor
 
@@ -61,29 +61,14 @@ class UDASegmentor(AlternatingModel):
                  concat_forward: bool = True, channels_last: bool = False, init_cfg=None,
                  train_cfg: Optional[dict] = None, pretrained: Optional[str] = None) -> None:
         super().__init__(nonfinite_loss=nonfinite_loss, init_cfg=init_cfg,
-                         data_preprocessor=self._uda_preprocessor_cfg(data_preprocessor, segmentor))
+                         data_preprocessor=uda_preprocessor_cfg(
+                             data_preprocessor, segmentor.get('data_preprocessor')))
         self.concat_forward = concat_forward
         self.channels_last = channels_last
         self.segmentor = MODELS.build(segmentor)
         self.discriminators = nn.ModuleDict(
             {name: MODELS.build(cfg) for name, cfg in (discriminators or {}).items()})
         self._apply_memory_format()
-
-    @staticmethod
-    def _uda_preprocessor_cfg(cfg: Optional[dict], segmentor: dict) -> dict:
-        """A ``UDADataPreprocessor`` config whose ``common`` part defaults to the segmentor's.
-
-        A plain ``SegDataPreProcessor`` config (what mmengine's Runner injects from a top-level
-        ``data_preprocessor``) is taken as the settings common to both branches.
-        """
-        cfg = copy.deepcopy(dict(cfg or {}))
-        if cfg.get('type', 'UDADataPreprocessor') != 'UDADataPreprocessor':
-            cfg = dict(common=cfg)
-        cfg['type'] = 'UDADataPreprocessor'
-        if cfg.get('common') is None:
-            cfg['common'] = copy.deepcopy(dict(segmentor.get('data_preprocessor') or {}))
-        cfg['common'] = {k: v for k, v in cfg['common'].items() if k != 'type'}
-        return cfg
 
     # ------------------------------------------------------------------ memory format
     def _apply_memory_format(self) -> None:
