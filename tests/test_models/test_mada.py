@@ -27,7 +27,8 @@ LAMBDA_SEG, LAMBDA_1, LAMBDA_2 = 0.5, 0.01, 0.002
 TOY = REPO / 'configs/mada'
 TOY_WARMUP = TOY / 'mada-warmup_dlv2-r18-toy_1xb4-200_toy-source_toy-target.py'
 TOY_MADA = TOY / 'mada_dlv2-r18-toy_1xb4-400_toy-source_toy-target.py'
-TOY_PROXY = TOY / 'mada-proxy_dlv2-r18-toy_1xb4-600_toy-target-proxy.py'
+TOY_PROXY = TOY / 'mada-proxy_dlv2-r18-toy_1xb4-1600_toy-target-proxy.py'
+TOY_PROXY_FT = TOY / 'mada-proxy-ft_dlv2-r18-toy_1xb4-600_toy-target-proxy.py'
 
 
 def patch_d(in_channels: int, num_downsamples: int = 2, **kwargs) -> dict:
@@ -320,11 +321,15 @@ def test_adversarial_proxy_labels_from_the_model_end_to_end(toy_root, tmp_path):
 
 
 # ---------------------------------------------------------------------- toy pipeline
-def proxy_cfg(label_dir: Path, root: Path, work_dir: Path, iters: int = 2) -> Config:
-    """The toy proxy stage shrunk for tests (toy_cfg expects a UDA config)."""
-    cfg = Config.fromfile(str(TOY_PROXY))
+def proxy_cfg(label_dir: Path, root: Path, work_dir: Path, iters: int = 2,
+              config: Path = TOY_PROXY) -> Config:
+    """A toy proxy stage shrunk for tests (toy_cfg expects a UDA config); the config's
+    initialisation (init_cfg) is kept."""
+    cfg = Config.fromfile(str(config))
     cfg.work_dir = str(work_dir)
     seg = tiny_segmentor(aux=False)
+    if cfg.model.get('init_cfg') is not None:
+        seg['init_cfg'] = cfg.model.init_cfg
     seg['data_preprocessor']['size'] = (32, 32)
     cfg.model = seg
     train = cfg.train_dataloader
@@ -385,6 +390,20 @@ def test_toy_pipeline_end_to_end(toy_root, tmp_path):
     Runner.from_cfg(proxy).train()
     scalars = next((tmp_path / 'proxy').glob('*/vis_data/scalars.json')).read_text()
     assert 'decode.loss_ce' in scalars and 'mIoU' in scalars
+
+    # The paper's alternative: the proxy stage starts from the adapted segmentor.
+    ft = proxy_cfg(labels, toy_root, tmp_path / 'proxy_ft', config=TOY_PROXY_FT)
+    assert ft.model.init_cfg.prefix == 'segmentor.'
+    ft.model.init_cfg.checkpoint = str(tmp_path / 'adapt' / 'iter_2.pth')
+    ft.visualizer.name = 'mada_proxy_ft'
+    runner = Runner.from_cfg(ft)
+    runner._init_model_weights()
+    adapted = torch.load(tmp_path / 'adapt' / 'iter_2.pth', map_location='cpu',
+                         weights_only=True)['state_dict']
+    for key, value in runner.model.state_dict().items():
+        assert torch.equal(value, adapted[f'segmentor.{key}']), key
+    runner.train()
+    assert (tmp_path / 'proxy_ft' / 'iter_2.pth').is_file()
 
 
 # ---------------------------------------------------------------------- config errors
