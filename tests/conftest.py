@@ -1,6 +1,9 @@
 """Shared fixtures: tiny toy domains on disk and tiny UDA model configs."""
 import copy
+import importlib.util
 from pathlib import Path
+from types import ModuleType
+from typing import Optional
 
 import pytest
 import torch
@@ -34,6 +37,15 @@ def toy_root(tmp_path_factory) -> Path:
     generate_toy_domains(str(root), ToyDomainsSpec(height=32, width=64, num_train=8, num_val=4),
                          progress=False)
     return root
+
+
+def load_script(path: Path, name: Optional[str] = None) -> ModuleType:
+    """Import a script of tools/ (not a package) as a module, for tests of its functions."""
+    path = REPO / path  # relative to the repository; an absolute path stays as it is
+    spec = importlib.util.spec_from_file_location(name or path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def tiny_segmentor(num_classes: int = NUM_CLASSES, aux: bool = True) -> dict:

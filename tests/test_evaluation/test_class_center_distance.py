@@ -1,6 +1,5 @@
 """Class Center Distance (FADA eq. 9): known answers, streaming = all at once, report, CLI."""
 import csv
-import importlib.util
 import math
 
 import pytest
@@ -8,7 +7,7 @@ import torch
 from mmseg.registry import MODELS
 from PIL import Image
 
-from conftest import REPO, TOY_SOURCE_ONLY, toy_cfg
+from conftest import REPO, TOY_SOURCE_ONLY, load_script, toy_cfg
 from mmuda.datasets.toy_domains import CLASSES as TOY_CLASSES
 from mmuda.datasets.toy_domains import PALETTE as TOY_PALETTE
 from mmuda.evaluation.class_center_distance import (
@@ -120,16 +119,11 @@ def test_report_files(tmp_path):
     assert not list((tmp_path / 'out').glob('.*.tmp'))
 
 
-def _load_tool():
-    path = REPO / 'tools/analysis_tools/class_center_distance.py'
-    spec = importlib.util.spec_from_file_location('ccd_tool', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+TOOL = REPO / 'tools/analysis_tools/class_center_distance.py'
 
 
 def test_analysis_pipeline_drops_random_transforms_and_loads_labels():
-    tool = _load_tool()
+    tool = load_script(TOOL)
     pipeline = [dict(type='LoadImageFromFile'), dict(type='RandomFlip', prob=0.5),
                 dict(type='Resize', scale=(8, 8)), dict(type='PackSegInputs')]
     assert [t['type'] for t in tool.analysis_pipeline(pipeline, True)] == \
@@ -149,7 +143,8 @@ def test_cli_end_to_end(tmp_path, toy_root, capsys, extra):
     meta = dict(dataset_meta=dict(classes=TOY_CLASSES, palette=TOY_PALETTE))
     torch.save(dict(state_dict=model.state_dict(), meta=meta), ckpt)
     out = tmp_path / 'ccd'
-    _load_tool().main([str(cfg_file), str(ckpt), '--num-images', '3', '--out', str(out), *extra])
+    load_script(TOOL).main([str(cfg_file), str(ckpt), '--num-images', '3', '--out', str(out),
+                            *extra])
     assert {p.name for p in out.iterdir()} == {'ccd.csv', 'ccd.md', 'ccd.png'}
     with open(out / 'ccd.csv') as f:
         rows = list(csv.DictReader(f))

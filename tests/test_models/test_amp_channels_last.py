@@ -12,7 +12,6 @@ autocast and mmuda's step are the production ones. Production code never fakes C
 machine a config with ``AmpOptimWrapper`` still fails as mmengine intends.
 """
 import copy
-import importlib.util
 import json
 import math
 
@@ -23,7 +22,7 @@ from mmengine.optim import AmpOptimWrapper, OptimWrapper, OptimWrapperDict
 from mmengine.runner import Runner
 from mmseg.registry import OPTIM_WRAPPER_CONSTRUCTORS
 
-from conftest import REPO, TOY_ADAPTSEGNET, toy_cfg
+from conftest import REPO, TOY_ADAPTSEGNET, load_script, toy_cfg
 from mmuda.models.alternating_model import AlternatingModel, _full_precision
 from test_models.test_adaptsegnet import LR_D, LR_SEG, make_batch, sgd_wrappers
 from test_models.test_concat_forward import BUILDERS
@@ -227,9 +226,7 @@ def test_config_switches_train_and_validate_through_the_runner(toy_root, tmp_pat
     """``tools/train.py --amp`` (every optim_wrapper entry becomes an AmpOptimWrapper) and
     ``--cfg-options model.channels_last=True`` on the toy AdaptSegNet config: the runner
     trains, validates (mmseg's loop through the UDA wrapper) and keeps the layout."""
-    spec = importlib.util.spec_from_file_location('train_tool', REPO / 'tools/train.py')
-    train_tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(train_tool)
+    train_tool = load_script(REPO / 'tools/train.py')
     cfg = toy_cfg(TOY_ADAPTSEGNET, toy_root, tmp_path, iters=2)
     cfg.merge_from_dict({'model.channels_last': True})
     train_tool.enable_amp(cfg)

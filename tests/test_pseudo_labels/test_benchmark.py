@@ -1,21 +1,17 @@
 """tools/analysis_tools/benchmark_pseudo_labels.py: one worker per mode, in process, and the
 table; the full benchmark (fresh processes, 100/1000 images) is run by hand."""
 import argparse
-import importlib.util
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, load_script
 
 TOOL = REPO / 'tools/analysis_tools/benchmark_pseudo_labels.py'
 
 
 @pytest.fixture(scope='module')
 def bench():
-    spec = importlib.util.spec_from_file_location('benchmark_pseudo_labels', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(TOOL)
 
 
 def test_worker_measures_each_mode_and_table_reports_ratios(bench, toy_root):

@@ -1,5 +1,4 @@
 """tools/generate_pseudo_labels.py: one process, bad options, and 2 gloo processes."""
-import importlib.util
 import json
 import os
 import socket
@@ -15,7 +14,7 @@ from mmengine.registry import init_default_scope
 from mmseg.registry import MODELS
 from PIL import Image
 
-from conftest import REPO, TOY_SOURCE_ONLY, toy_cfg
+from conftest import REPO, TOY_SOURCE_ONLY, load_script, toy_cfg
 
 HERE = Path(__file__).parent
 TOOL = REPO / 'tools/generate_pseudo_labels.py'
@@ -80,13 +79,6 @@ def test_tool_one_process_then_two_gloo_processes_agree(setup, tmp_path):
         assert np.array_equal(one[name], two[name]), name
 
 
-def load_tool():
-    spec = importlib.util.spec_from_file_location('generate_pseudo_labels', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize('args, error, message', [
     (['--policy', 'argmax', '--cap', '0.8'], SystemExit, '--cap applies to --policy class_median'),
     (['--policy', 'class_median', '--cap', '1.5'], ValueError, r'cap must lie in \(0, 1\]'),
@@ -94,7 +86,7 @@ def load_tool():
 ])
 def test_tool_rejects_bad_options(setup, tmp_path, args, error, message):
     """In process (the subprocess path is covered above): main() fails before any output."""
-    tool = load_tool()
+    tool = load_script(TOOL)
     argv = [str(TOOL), str(setup / 'cfg.py'), str(setup / 'model.pth'), '--num-workers', '0',
             '--out-dir', str(tmp_path / 'out'), *args]
     with mock.patch.object(sys, 'argv', argv), pytest.raises(error, match=message):

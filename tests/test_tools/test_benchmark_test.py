@@ -1,19 +1,11 @@
 """tools/analysis_tools/benchmark_test.py runs both test loops (behaviour only, never time)."""
-import importlib.util
+from conftest import REPO, TOY_ADAPTSEGNET, load_script, toy_cfg
 
-from conftest import REPO, TOY_ADAPTSEGNET, toy_cfg
-
-
-def load_tool():
-    path = REPO / 'tools/analysis_tools/benchmark_test.py'
-    spec = importlib.util.spec_from_file_location('benchmark_test', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+TOOL = REPO / 'tools/analysis_tools/benchmark_test.py'
 
 
 def test_uda_and_plain_test_loops_run_the_same_model_on_the_same_data(toy_root, tmp_path):
-    tool = load_tool()
+    tool = load_script(TOOL)
     cfg = toy_cfg(TOY_ADAPTSEGNET, toy_root, tmp_path / 'cfg')
     row = tool.benchmark(cfg, images=2, rounds=2, warmup=0, workers=0,
                          work_dir=str(tmp_path / 'work'))
@@ -25,7 +17,7 @@ def test_uda_and_plain_test_loops_run_the_same_model_on_the_same_data(toy_root, 
 
 
 def test_the_plain_runner_gets_the_bare_segmentor(tmp_path):
-    tool = load_tool()
+    tool = load_script(TOOL)
     from mmengine.config import Config
     cfg = Config.fromfile(str(TOY_ADAPTSEGNET))
     cfgs = tool.runner_cfgs(cfg, str(tmp_path), images=3, workers=0)

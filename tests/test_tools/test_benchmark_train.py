@@ -1,22 +1,15 @@
 """tools/analysis_tools/benchmark_train.py runs end to end (behaviour only, never wall time)."""
-import importlib.util
 from pathlib import Path
 
 import pytest
 
-from conftest import REPO, TOY_ADAPTSEGNET
+from conftest import REPO, TOY_ADAPTSEGNET, load_script
 
-
-def load_tool():
-    path = REPO / 'tools/analysis_tools/benchmark_train.py'
-    spec = importlib.util.spec_from_file_location('benchmark_train', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+TOOL = REPO / 'tools/analysis_tools/benchmark_train.py'
 
 
 def test_benchmark_reports_both_steps_and_their_ratio():
-    tool = load_tool()
+    tool = load_script(TOOL)
     row = tool.benchmark(str(TOY_ADAPTSEGNET), iters=1, warmup=0, scale=0.25, batch=1)
     assert row['method'] == 'AdaptSegNet' and row['source_size'] == '32x64'
     assert row['s_per_iter'] > 0 and row['source_only_s_per_iter'] > 0
@@ -27,7 +20,7 @@ def test_benchmark_reports_both_steps_and_their_ratio():
 
 
 def test_sizes_come_from_the_pipelines():
-    tool = load_tool()
+    tool = load_script(TOOL)
     assert tool.branch_size([dict(type='RandomCrop', crop_size=(512, 1024))], None) == (512, 1024)
     assert tool.branch_size([dict(type='Resize', scale=(1280, 720), keep_ratio=False)],
                             None) == (720, 1280)
@@ -35,7 +28,7 @@ def test_sizes_come_from_the_pipelines():
 
 
 def test_profile_table_lists_operators():
-    tool = load_tool()
+    tool = load_script(TOOL)
     from mmengine.config import Config
     cfg = Config.fromfile(str(TOY_ADAPTSEGNET))
     data = tool.synthetic_batch(cfg, 1, 0.25)
@@ -44,7 +37,7 @@ def test_profile_table_lists_operators():
 
 
 def test_all_skips_stages_without_adaptation():
-    tool = load_tool()
+    tool = load_script(TOOL)
     assert tool.is_adaptation(REPO / 'configs/fada/fada_dlv2-r18-toy_1xb4-400_toy-source_toy-'
                                      'target.py')
     for stage in ('fada/fada-warmup_dlv2-r18-toy_1xb4-200_toy-source_toy-target.py',
@@ -54,7 +47,7 @@ def test_all_skips_stages_without_adaptation():
 
 
 def test_all_takes_one_default_config_per_method():
-    tool = load_tool()
+    tool = load_script(TOOL)
     configs, _ = tool.method_configs()
     names = {Path(c).name.split('_')[0] for c in configs}
     assert {'adaptsegnet', 'advent', 'minent', 'fada', 'ssf-dan', 'mada'} <= names
@@ -62,7 +55,7 @@ def test_all_takes_one_default_config_per_method():
 
 
 def test_channels_last_switch_reaches_both_models():
-    tool = load_tool()
+    tool = load_script(TOOL)
     from mmengine.config import Config
     cfg = Config.fromfile(str(TOY_ADAPTSEGNET))
     assert tool.apply_switches(cfg, amp=False, channels_last=True, device='cpu') == \
@@ -78,7 +71,7 @@ def test_channels_last_switch_reaches_both_models():
 
 
 def test_sections_of_a_page_are_replaced_in_place(tmp_path):
-    write_section = load_tool().write_section  # tools/analysis_tools/benchmark_doc.py
+    write_section = load_script(TOOL).write_section  # tools/analysis_tools/benchmark_doc.py
     page = tmp_path / 'page.md'
     page.write_text('# Title\n\nprose before\n')
     write_section(str(page), 'toy', 'table 1')
@@ -90,7 +83,7 @@ def test_sections_of_a_page_are_replaced_in_place(tmp_path):
 
 
 def test_target_gets_labels_only_with_pseudo_labels():
-    tool = load_tool()
+    tool = load_script(TOOL)
     from mmengine.config import Config
     cfg = Config.fromfile(str(TOY_ADAPTSEGNET))
     data = tool.synthetic_batch(cfg, 1, 0.25)

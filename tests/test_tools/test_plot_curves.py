@@ -1,5 +1,4 @@
 """tools/analysis_tools/plot_curves.py on the scalars.json of a real short run."""
-import importlib.util
 import json
 import subprocess
 import sys
@@ -10,18 +9,11 @@ import pytest
 from mmengine.runner import Runner
 from PIL import Image
 
-from conftest import REPO, TOY_ADAPTSEGNET, toy_cfg
+from conftest import REPO, TOY_ADAPTSEGNET, load_script, toy_cfg
 
 TOOL = REPO / 'tools/analysis_tools/plot_curves.py'
 PANEL_PX = 260  # figsize height per panel (2.6 in) at 100 dpi
 TAB_BLUE, TAB_ORANGE = (31, 119, 180), (255, 127, 14)  # matplotlib's first two line colours
-
-
-def plot_curves_module():
-    spec = importlib.util.spec_from_file_location('plot_curves', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
@@ -88,7 +80,7 @@ def test_errors_name_the_path_and_the_option(run_dir, tmp_path):
 
 
 def test_resumed_runs_are_merged_in_order_and_smoothing(tmp_path):
-    tool = plot_curves_module()
+    tool = load_script(TOOL)
     for stamp, rows in (('20240101_000000', [(1, 1.0), (2, 2.0), (3, 9.0)]),
                         ('20240102_000000', [(3, 3.0), (4, 4.0)])):
         path = tmp_path / stamp / 'vis_data' / 'scalars.json'

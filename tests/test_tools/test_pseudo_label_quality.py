@@ -1,5 +1,4 @@
 """tools/analysis_tools/pseudo_label_quality.py on hand-made label maps."""
-import importlib.util
 import json
 import math
 
@@ -7,17 +6,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import REPO
+from conftest import REPO, load_script
 
+TOOL = REPO / 'tools/analysis_tools/pseudo_label_quality.py'
 IGNORE = 255
-
-
-def load_tool():
-    path = REPO / 'tools/analysis_tools/pseudo_label_quality.py'
-    spec = importlib.util.spec_from_file_location('pseudo_label_quality', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def write(path, array):
@@ -42,7 +34,7 @@ def folders(tmp_path):
 def test_numbers_match_a_hand_count(folders, tmp_path, capsys):
     labels, gt = folders
     out = tmp_path / 'report' / 'quality.json'
-    report = load_tool().main([str(labels), str(gt), '--out', str(out)])
+    report = load_script(TOOL).main([str(labels), str(gt), '--out', str(out)])
     # labelled 5 of 6 pixels; scored (gt valid) 4; right: a(0,0) a(1,0) b(0,0) = 3
     assert report['coverage'] == pytest.approx(5 / 6)
     assert report['accuracy'] == pytest.approx(3 / 4)
@@ -60,13 +52,13 @@ def test_a_class_never_labelled_has_nan_precision(tmp_path):
     labels, gt = tmp_path / 'labels', tmp_path / 'gt'
     write(labels / 'a.png', [[0, IGNORE]])
     write(gt / 'a.png', [[0, 1]])
-    report = load_tool().main([str(labels), str(gt), '--num-classes', '2'])
+    report = load_script(TOOL).main([str(labels), str(gt), '--num-classes', '2'])
     assert math.isnan(report['per_class']['1']['precision'])
     assert report['per_class']['1']['recall'] == 0.0
 
 
 def test_bad_input_names_the_file(folders, tmp_path):
-    tool = load_tool()
+    tool = load_script(TOOL)
     labels, gt = folders
     (gt / 'city/b.png').unlink()
     with pytest.raises(FileNotFoundError, match=r'city/b\.png: no ground truth'):

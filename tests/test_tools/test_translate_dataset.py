@@ -1,6 +1,5 @@
 """translate_dataset / tools/translate_dataset.py: mirrored names at full resolution, resumable,
 atomic, refused output folders, named errors; the toy translator config through tools/train.py."""
-import importlib.util
 import json
 import os
 import subprocess
@@ -14,7 +13,7 @@ from mmengine.config import Config
 from mmseg.registry import DATASETS, MODELS
 from PIL import Image
 
-from conftest import REPO, TOY_SOURCE_ONLY
+from conftest import REPO, TOY_SOURCE_ONLY, load_script
 from mmuda.apis import (
     init_translator,
     resolve_translation_dataset,
@@ -199,10 +198,7 @@ def test_checkpoint_and_config_errors_are_named(model, tmp_path):
 
 
 def test_cli_errors_exit_with_the_message(tmp_path, monkeypatch):
-    spec = importlib.util.spec_from_file_location('translate_tool',
-                                                  REPO / 'tools/translate_dataset.py')
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_script(REPO / 'tools/translate_dataset.py')
     monkeypatch.setattr(sys, 'argv', ['translate_dataset.py', str(TOY_SOURCE_ONLY),
                                       str(tmp_path / 'x.pth'), '--out-dir', str(tmp_path)])
     with pytest.raises(SystemExit, match='checkpoint file not found'):
