@@ -1,6 +1,6 @@
-# Source-only first stage of the toy pipeline: the first 200 iterations of the single-level toy
-# source-only baseline (lr 0.01, poly 0.9 over 600, heads 10x), same data and model as the
-# multi-adversarial stage that loads its checkpoint.
+# Source-only first stage of the toy pipeline: 200 iterations of the single-level toy
+# source-only recipe (lr 0.01, poly 0.9 over 600, heads 10x) with the source ColorJitter of the
+# multi-adversarial stage that loads its checkpoint (same data and model).
 _base_ = ['./mada_dlv2-r18-toy_1xb4-400_toy-source_toy-target.py']
 max_iters = 200
 model = dict(_delete_=True, type='UDASegmentor', segmentor=_base_.segmentor)
