@@ -17,10 +17,7 @@ Example::
 """
 import argparse
 import json
-import os
-import os.path as osp
 import sys
-import tempfile
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
@@ -28,6 +25,8 @@ import numpy as np
 from PIL import Image
 from prettytable import PrettyTable
 from tqdm import tqdm
+
+from mmuda.engine.fileio import atomic_write_text
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -109,19 +108,6 @@ def summary_options(label_dir: Path) -> Dict:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def write_json_atomic(report: Dict, out: str) -> None:
-    directory = osp.dirname(osp.abspath(out))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'w') as f:
-            json.dump(report, f, indent=2)
-        os.replace(tmp, out)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
 def main(argv: Optional[List[str]] = None) -> Dict:
     args = parse_args(argv)
     label_dir, gt_dir = Path(args.label_dir), Path(args.gt_dir)
@@ -144,7 +130,7 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     print(f'coverage {100 * report["coverage"]:.1f}%, accuracy on labelled pixels '
           f'{100 * report["accuracy"]:.1f}%')
     if args.out:
-        write_json_atomic(report, args.out)
+        atomic_write_text(json.dumps(report, indent=2), args.out)
     return report
 
 
