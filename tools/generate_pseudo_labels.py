@@ -21,7 +21,7 @@ from mmengine.runner import load_checkpoint
 from mmseg.registry import MODELS
 
 from mmuda.pseudo_labels import PseudoLabelGenerator, resolve_dataset_cfg
-from mmuda.utils import init_tool_distributed, load_cli_config
+from mmuda.utils import destroy_distributed, init_tool_distributed, load_cli_config
 
 # option -> the policies it applies to
 POLICY_OPTIONS = dict(p1=('adversarial_proxy',), p2=('adversarial_proxy',),
@@ -103,6 +103,7 @@ def main() -> None:
         kept = sum(summary['kept_pixels'].values()) / max(1, summary['total_pixels'])
         print(f'{summary["num_images"]} pseudo-label maps in {args.out_dir} '
               f'({kept:.1%} of pixels labelled); summary: {generator.summary_path}')
+    destroy_distributed()
 
 
 if __name__ == '__main__':

@@ -7,7 +7,7 @@ from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
-from mmuda.utils import init_cpu_distributed, load_cli_config
+from mmuda.utils import destroy_distributed, init_cpu_distributed, load_cli_config
 
 
 def parse_args() -> argparse.Namespace:
@@ -53,6 +53,7 @@ def main() -> None:
     init_cpu_distributed(args.launcher)  # mmengine's launcher needs CUDA
     runner = Runner.from_cfg(cfg)
     runner.train()
+    destroy_distributed()
 
 
 if __name__ == '__main__':

@@ -22,7 +22,7 @@ from mmengine.dist import get_rank
 from mmengine.registry import init_default_scope
 
 from mmuda.apis import init_translator, resolve_translation_dataset, translate_dataset
-from mmuda.utils import init_tool_distributed, load_cli_config
+from mmuda.utils import destroy_distributed, init_tool_distributed, load_cli_config
 
 
 def parse_args() -> argparse.Namespace:
@@ -74,6 +74,7 @@ def main() -> None:
         print(f'{summary["count"]} images translated ({summary["direction"]}) in '
               f'{args.out_dir}: {summary["written"]} written, {summary["skipped"]} already '
               'there')
+    destroy_distributed()
 
 
 if __name__ == '__main__':

@@ -27,3 +27,16 @@ def init_tool_distributed(launcher: str, dist_cfg: dict) -> None:
         return
     from mmengine.dist import init_dist
     init_dist(launcher, **dist_cfg)
+
+
+def destroy_distributed() -> None:
+    """Tear the default process group down at the end of a tool's ``main``, on every rank.
+
+    Left to interpreter shutdown, a gloo group's worker threads can still hold finished work
+    whose tensors need the GIL while Python is being finalised, and the process dies with
+    SIGABRT after it has done its job (seen as a rare failure of the 2-process tests under
+    load). PyTorch documents ``destroy_process_group`` at the end of ``main`` for this reason.
+    A no-op without a group, so single-process runs call it too.
+    """
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.destroy_process_group()
