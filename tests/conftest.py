@@ -3,7 +3,7 @@ import copy
 import importlib.util
 from pathlib import Path
 from types import ModuleType
-from typing import Optional
+from typing import Iterable, Optional
 
 import pytest
 import torch
@@ -46,6 +46,24 @@ def load_script(path: Path, name: Optional[str] = None) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def record_steps(model: torch.nn.Module, wrappers,
+                 names: Optional[Iterable[str]] = None) -> dict:
+    """Optimizer name -> the model's top-level children whose parameters that optimizer's
+    step changed; filled in as train_step runs. ``names`` defaults to every wrapper of the
+    OptimWrapperDict ``wrappers``."""
+    moved = {}
+    for name in (wrappers.keys() if names is None else names):
+        wrapper = wrappers[name]
+
+        def recording_step(_step=wrapper.step, _name=name, **kwargs):
+            before = {n: p.detach().clone() for n, p in model.named_parameters()}
+            _step(**kwargs)
+            moved[_name] = {n.split('.')[0] for n, p in model.named_parameters()
+                            if not torch.equal(before[n], p)}
+        wrapper.step = recording_step
+    return moved
 
 
 def tiny_segmentor(num_classes: int = NUM_CLASSES, aux: bool = True) -> dict:

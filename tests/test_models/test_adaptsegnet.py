@@ -8,7 +8,7 @@ from mmengine.structures import PixelData
 from mmseg.registry import MODELS, OPTIM_WRAPPER_CONSTRUCTORS
 from mmseg.structures import SegDataSample
 
-from conftest import NUM_CLASSES, tiny_segmentor
+from conftest import NUM_CLASSES, record_steps, tiny_segmentor
 
 H, W = 32, 64
 LR_SEG, LR_D = 0.5, 0.25
@@ -89,21 +89,7 @@ def test_train_step_matches_hand_computation_and_moves_params_in_their_own_step(
     g_d = torch.autograd.grad(sum(d_terms.values()), d_params)
 
     wrappers = sgd_wrappers(model)
-    moved = {}
-
-    def spy(name):
-        wrapper = wrappers[name]
-        step = wrapper.step
-
-        def recording_step(**kwargs):
-            before = {n: p.detach().clone() for n, p in model.named_parameters()}
-            step(**kwargs)
-            moved[name] = {n.split('.')[0] for n, p in model.named_parameters()
-                           if not torch.equal(before[n], p)}
-        wrapper.step = recording_step
-
-    spy('segmentor')
-    spy('discriminators')
+    moved = record_steps(model, wrappers, ('segmentor', 'discriminators'))
     log = model.train_step(batch, wrappers)
 
     for key, value in {**seg_terms, **d_terms}.items():

@@ -13,7 +13,7 @@ from mmengine.structures import PixelData
 from mmseg.registry import MODELS, OPTIM_WRAPPER_CONSTRUCTORS
 from mmseg.structures import SegDataSample
 
-from conftest import NUM_CLASSES, REPO, tiny_segmentor, toy_cfg
+from conftest import NUM_CLASSES, REPO, record_steps, tiny_segmentor, toy_cfg
 from mmuda.models.uda.advent import self_information
 
 H, W = 32, 64
@@ -129,21 +129,6 @@ def seg_params(model):
     return [p for p in model.segmentor.parameters() if p.requires_grad]
 
 
-def spy_steps(model, wrappers) -> dict:
-    """name of optimizer -> top-level children whose parameters its step changed."""
-    moved = {}
-    for name in wrappers.keys():
-        wrapper = wrappers[name]
-
-        def recording_step(_step=wrapper.step, _name=name, **kwargs):
-            before = {n: p.detach().clone() for n, p in model.named_parameters()}
-            _step(**kwargs)
-            moved[_name] = {n.split('.')[0] for n, p in model.named_parameters()
-                            if not torch.equal(before[n], p)}
-        wrapper.step = recording_step
-    return moved
-
-
 def assert_sgd_update(new_params, old_params, g, lr):
     for p_new, p_old, gi in zip(new_params, old_params, g):
         expected = p_old if gi is None else p_old - lr * gi
@@ -193,7 +178,7 @@ def test_advent_step_matches_the_reference_and_moves_params_in_their_own_step():
     g_d = grads(sum(d_terms.values()), old_d)
 
     wrappers = sgd_wrappers(model)
-    moved = spy_steps(model, wrappers)
+    moved = record_steps(model, wrappers)
     log = model.train_step(batch, wrappers)
 
     for key, value in {**seg_terms, **d_terms}.items():
@@ -237,7 +222,7 @@ def test_minent_step_matches_the_reference_and_only_the_segmentor_moves():
 
     wrappers = sgd_wrappers(model)
     assert list(wrappers.keys()) == ['segmentor']  # no discriminator, no D optimizer
-    moved = spy_steps(model, wrappers)
+    moved = record_steps(model, wrappers)
     log = model.train_step(batch, wrappers)
 
     assert {k for k in log if 'loss' in k} == set(seg_terms) | {'loss'}

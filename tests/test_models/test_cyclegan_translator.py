@@ -9,7 +9,7 @@ from mmengine.structures import PixelData
 from mmseg.registry import MODELS, OPTIM_WRAPPER_CONSTRUCTORS
 from mmseg.structures import SegDataSample
 
-from conftest import NUM_CLASSES, REPO
+from conftest import NUM_CLASSES, REPO, record_steps
 from mmuda.models.translators import CycleGANTranslator, ImagePool
 
 H, W = 32, 32
@@ -82,21 +82,6 @@ def hand_losses(model, batch, identity: float = 5.0):
     return gen, disc
 
 
-def record_moves(model, wrappers) -> dict:
-    """Make every wrapper's step record which top-level children it changed."""
-    moved = {}
-    for name in ('generators', 'discriminators'):
-        wrapper, step = wrappers[name], wrappers[name].step
-
-        def recording_step(name=name, step=step, **kwargs):
-            before = {n: p.detach().clone() for n, p in model.named_parameters()}
-            step(**kwargs)
-            moved[name] = {n.split('.')[0] for n, p in model.named_parameters()
-                           if not torch.equal(before[n], p)}
-        wrapper.step = recording_step
-    return moved
-
-
 def test_train_step_matches_hand_computation_and_moves_params_in_their_own_step():
     torch.manual_seed(0)
     model = build()
@@ -108,7 +93,7 @@ def test_train_step_matches_hand_computation_and_moves_params_in_their_own_step(
     d_grads = torch.autograd.grad(sum(disc.values()), d_params)
 
     wrappers = sgd_wrappers(model)
-    moved = record_moves(model, wrappers)
+    moved = record_steps(model, wrappers, ('generators', 'discriminators'))
     log = model.train_step(batch, wrappers)
 
     assert set(log) == {*gen, *disc, 'loss', 'disc.loss'}

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from mmseg.registry import MODELS
 
-from conftest import NUM_CLASSES, tiny_segmentor
+from conftest import NUM_CLASSES, record_steps, tiny_segmentor
 from test_models.test_adaptsegnet import LR_D, LR_SEG, make_batch, sgd_wrappers
 
 H, W = 32, 64
@@ -74,16 +74,7 @@ def test_train_step_matches_hand_computation_and_moves_params_in_their_own_step(
     g_d = torch.autograd.grad(sum(d_terms.values()), d_params)
 
     wrappers = sgd_wrappers(model)
-    moved = {}
-    for name in ('segmentor', 'discriminators'):
-        wrapper, step = wrappers[name], wrappers[name].step
-
-        def recording_step(name=name, step=step, **kwargs):
-            before = {n: p.detach().clone() for n, p in model.named_parameters()}
-            step(**kwargs)
-            moved[name] = {n.split('.')[0] for n, p in model.named_parameters()
-                           if not torch.equal(before[n], p)}
-        wrapper.step = recording_step
+    moved = record_steps(model, wrappers, ('segmentor', 'discriminators'))
     log = model.train_step(batch, wrappers)
 
     for key, value in {**seg_terms, **d_terms}.items():

@@ -11,6 +11,7 @@ from mmengine.structures import PixelData
 from mmseg.registry import MODELS, OPTIM_WRAPPER_CONSTRUCTORS
 from mmseg.structures import SegDataSample
 
+from conftest import record_steps
 from mmuda.models.losses.perceptual_loss import TAPS, VGGPerceptualLoss, vgg19_features
 from mmuda.models.reconstruction import (
     one_hot_labels,
@@ -378,16 +379,7 @@ def test_train_step_matches_hand_computation_and_moves_params_in_their_own_step(
 
     wrappers = sgd_wrappers(model)
     assert set(wrappers.keys()) == {'reconstructor', 'recon_discriminator'}
-    moved = {}
-    for name in wrappers.keys():
-        step = wrappers[name].step
-
-        def recording_step(name=name, step=step, **kwargs):
-            before = {n: p.detach().clone() for n, p in model.named_parameters()}
-            step(**kwargs)
-            moved[name] = {n.split('.')[0] for n, p in model.named_parameters()
-                           if not torch.equal(before[n], p)}
-        wrappers[name].step = recording_step
+    moved = record_steps(model, wrappers)
     log = model.train_step(batch, wrappers)
 
     for key, value in {**g_terms, **d_terms}.items():

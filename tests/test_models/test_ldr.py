@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from mmengine.optim import AmpOptimWrapper, OptimWrapperDict
 from mmseg.registry import MODELS, OPTIM_WRAPPER_CONSTRUCTORS
 
-from conftest import NUM_CLASSES, tiny_segmentor
+from conftest import NUM_CLASSES, record_steps, tiny_segmentor
 from test_models.test_adaptsegnet import LR_D, LR_SEG, H, W, make_batch
 
 LAMBDA, ALPHA, BETA = 0.001, 0.001, 10.0
@@ -109,16 +109,7 @@ def test_train_step_matches_hand_computation_and_moves_params_in_their_own_step(
     g_disc = torch.autograd.grad(sum(d_terms.values()), sum(disc_params.values(), []))
 
     wrappers = sgd_wrappers(model)
-    moved = {}
-    for name in CHILDREN:
-        wrapper, step = wrappers[name], wrappers[name].step
-
-        def recording_step(name=name, step=step, **kwargs):
-            before = {n: p.detach().clone() for n, p in model.named_parameters()}
-            step(**kwargs)
-            moved[name] = {n.split('.')[0] for n, p in model.named_parameters()
-                           if not torch.equal(before[n], p)}
-        wrapper.step = recording_step
+    moved = record_steps(model, wrappers, CHILDREN)
     log = model.train_step(batch, wrappers)
 
     for key, value in {**seg_terms, **d_terms}.items():

@@ -17,7 +17,7 @@ from mmengine.dataset import pseudo_collate
 from mmseg.registry import DATASETS, MODELS
 from PIL import Image
 
-from conftest import NUM_CLASSES, REPO, tiny_segmentor, toy_cfg
+from conftest import NUM_CLASSES, REPO, record_steps, tiny_segmentor, toy_cfg
 from mmuda.pseudo_labels import PseudoLabelGenerator, resolve_dataset_cfg
 from test_models.test_adaptsegnet import LR_D, LR_SEG, make_batch, sgd_wrappers
 
@@ -142,21 +142,6 @@ def hand_losses(model, batch):
     return seg_terms, d_terms
 
 
-def spy_steps(model, wrappers) -> dict:
-    """Record which top-level children each optimizer step moves."""
-    moved = {}
-    for name in ('segmentor', 'discriminators'):
-        wrapper, step = wrappers[name], wrappers[name].step
-
-        def recording_step(name=name, step=step, **kwargs):
-            before = {n: p.detach().clone() for n, p in model.named_parameters()}
-            step(**kwargs)
-            moved[name] = {n.split('.')[0] for n, p in model.named_parameters()
-                           if not torch.equal(before[n], p)}
-        wrapper.step = recording_step
-    return moved
-
-
 def test_train_step_matches_hand_computation_and_moves_params_in_their_own_step():
     torch.manual_seed(0)
     model = build_mada(lambda_seg=LAMBDA_SEG)
@@ -169,7 +154,7 @@ def test_train_step_matches_hand_computation_and_moves_params_in_their_own_step(
     g_d = torch.autograd.grad(sum(d_terms.values()), d_params)
 
     wrappers = sgd_wrappers(model)
-    moved = spy_steps(model, wrappers)
+    moved = record_steps(model, wrappers, ('segmentor', 'discriminators'))
     log = model.train_step(batch, wrappers)
 
     for key, value in {**seg_terms, **d_terms}.items():

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from mmengine.logging import MessageHub
 from mmseg.registry import MODELS
 
-from conftest import NUM_CLASSES, REPO, tiny_segmentor, toy_cfg
+from conftest import NUM_CLASSES, REPO, record_steps, tiny_segmentor, toy_cfg
 from mmuda.models.discriminators.semantic_separable_discriminator import (
     SemanticSeparableDiscriminator,
     _per_class_loop_forward,
@@ -409,21 +409,6 @@ def hand_losses(model, batch, rho, car, source_mask, reduction, global_feature):
     return seg_terms, d_terms, m_t
 
 
-def spy_steps(model, wrappers) -> dict:
-    """Record which top-level children each optimizer step changes."""
-    moved = {}
-    for name in ('segmentor', 'discriminators'):
-        wrapper = wrappers[name]
-
-        def recording_step(_step=wrapper.step, _name=name, **kwargs):
-            before = {n: p.detach().clone() for n, p in model.named_parameters()}
-            _step(**kwargs)
-            moved[_name] = {n.split('.')[0] for n, p in model.named_parameters()
-                            if not torch.equal(before[n], p)}
-        wrapper.step = recording_step
-    return moved
-
-
 @pytest.mark.parametrize('options', [
     dict(rho_upper=0.6, class_reweighting=True, source_mask='prediction', adv_reduction='mean',
          global_feature=False),
@@ -457,7 +442,7 @@ def test_train_step_matches_hand_computation_and_moves_params_in_their_own_step(
                                                   list(ref64.discriminators.parameters()))]
 
     wrappers = sgd_wrappers(model)
-    moved = spy_steps(model, wrappers)
+    moved = record_steps(model, wrappers, ('segmentor', 'discriminators'))
     log = model.train_step(batch, wrappers)
 
     for key, value in {**seg_terms, **d_terms}.items():
