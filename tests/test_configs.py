@@ -20,6 +20,11 @@ def test_config_builds(path: Path):
     assert cfg.custom_imports['imports'] == ['mmuda'] and cfg.default_scope == 'mmseg'
     if cfg.model.type == 'EncoderDecoder':  # a plain stage (e.g. training on pseudo labels)
         assert cfg.model_wrapper_cfg is None, 'plain segmentors need the default DDP wrapper'
+        # SegDataPreProcessor pads a training batch to `size` (or a multiple of
+        # `size_divisor`) and refuses to stack one without either
+        preprocessor = cfg.model.data_preprocessor
+        assert (preprocessor.get('size') is None) != (preprocessor.get('size_divisor') is None), \
+            f'{path.name}: model.data_preprocessor needs size=crop_size to train'
         MODELS.build(cfg.model)
         return
     if 'segmentor' not in cfg.model:  # an image-GAN stage (LDR's translator, reconstruction)

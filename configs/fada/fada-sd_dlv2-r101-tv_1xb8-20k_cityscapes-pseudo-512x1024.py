@@ -18,12 +18,15 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 pseudo_label_dir = 'work_dirs/fada-gta5_pseudo_labels'
-model = dict(_base_.segmentor, backbone=dict(
-    _base_.segmentor.backbone, norm_cfg=dict(type='SyncBN', requires_grad=True), norm_eval=False))
 # A plain segmentor averages its gradients through mmengine's default DDP wrapper, not the
 # UDA wrapper of default_runtime.py.
 model_wrapper_cfg = None
 crop_size = (512, 1024)
+# A plain segmentor's SegDataPreProcessor stacks a training batch by padding it to `size`.
+model = dict(_base_.segmentor,
+             backbone=dict(_base_.segmentor.backbone,
+                           norm_cfg=dict(type='SyncBN', requires_grad=True), norm_eval=False),
+             data_preprocessor=dict(_base_.segmentor.data_preprocessor, size=crop_size))
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),

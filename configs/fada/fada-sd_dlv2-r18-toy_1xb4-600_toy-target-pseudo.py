@@ -14,13 +14,16 @@ _base_ = [
 ]
 pseudo_label_dir = 'work_dirs/fada-toy_pseudo_labels'
 max_iters = 600
-model = _base_.segmentor
+crop_size = (64, 128)
+# A plain segmentor's SegDataPreProcessor stacks a training batch by padding it to `size`.
+model = dict(_base_.segmentor,
+             data_preprocessor=dict(_base_.segmentor.data_preprocessor, size=crop_size))
 model_wrapper_cfg = None
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),
     dict(type='RandomResize', scale=(256, 128), ratio_range=(0.5, 1.5), keep_ratio=True),
-    dict(type='RandomCrop', crop_size=(64, 128)),
+    dict(type='RandomCrop', crop_size=crop_size),
     dict(type='RandomFlip', prob=0.5),
     dict(type='ColorJitter', brightness=0.5, contrast=0.5, saturation=0.5, hue=0.2),
     dict(type='PackSegInputs'),

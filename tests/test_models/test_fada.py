@@ -246,8 +246,9 @@ def test_self_distillation_stage_trains_on_argmax_pseudo_labels(toy_root, tmp_pa
                                     'pseudo.py'))
     assert sd.model.type == 'EncoderDecoder' and sd.model_wrapper_cfg is None
     sd.work_dir = str(tmp_path / 'sd')
-    sd.model = tiny_segmentor(aux=False)
-    sd.model['data_preprocessor']['size'] = (32, 32)
+    # the config's own data preprocessor: a plain segmentor needs `size` to stack its batch
+    assert sd.model.data_preprocessor.size == sd.crop_size
+    sd.model = dict(tiny_segmentor(aux=False), data_preprocessor=sd.model.data_preprocessor)
     train = sd.train_dataloader
     train.update(batch_size=2, num_workers=0, persistent_workers=False)
     train.dataset.data_prefix = dict(img_path=str(toy_root / 'target/leftImg8bit/train'),
