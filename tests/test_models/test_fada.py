@@ -242,7 +242,7 @@ def test_self_distillation_stage_trains_on_argmax_pseudo_labels(toy_root, tmp_pa
     assert all(np.asarray(Image.open(p)).max() < NUM_CLASSES for p in pngs)
     assert json.loads((labels / 'pseudo_labels.json').read_text())['policy'] == 'argmax'
 
-    sd = Config.fromfile(str(REPO / 'configs/fada/fada-sd_dlv2-r18-toy_1xb4-600_toy-target-'
+    sd = Config.fromfile(str(REPO / 'configs/fada/fada-sd_dlv2-r18-toy_1xb4-1600_toy-target-'
                                     'pseudo.py'))
     assert sd.model.type == 'EncoderDecoder' and sd.model_wrapper_cfg is None
     sd.work_dir = str(tmp_path / 'sd')

@@ -41,7 +41,7 @@ def test_all_skips_stages_without_adaptation():
     assert tool.is_adaptation(REPO / 'configs/fada/fada_dlv2-r18-toy_1xb4-400_toy-source_toy-'
                                      'target.py')
     for stage in ('fada/fada-warmup_dlv2-r18-toy_1xb4-200_toy-source_toy-target.py',
-                  'fada/fada-sd_dlv2-r18-toy_1xb4-600_toy-target-pseudo.py',
+                  'fada/fada-sd_dlv2-r18-toy_1xb4-1600_toy-target-pseudo.py',
                   'source_only/source-only_dlv2-r18-toy_1xb4-600_toy-source_toy-target.py'):
         assert not tool.is_adaptation(REPO / 'configs' / stage), stage
 
