@@ -94,6 +94,9 @@ def toy_cfg(config: Path, root: Path, work_dir: Path, iters: int = 6, **override
         elif disc.type == 'PatchDiscriminator':  # mada: toy layer3/layer4 widths / 4
             disc.update(in_channels=disc.in_channels // 4, channels=(8, 8, 8))
     cfg.load_from = None  # a later stage's config points at its warm-up's checkpoint
+    if 'load_from' not in overrides:  # ... and may continue that checkpoint's run
+        cfg.custom_hooks = [hook for hook in cfg.get('custom_hooks', [])
+                            if hook['type'] != 'WarmupContinuationHook']
     train = cfg.train_dataloader
     train.update(batch_size=2, num_workers=0, persistent_workers=False)
     train.dataset.source.data_root = str(root / 'source')

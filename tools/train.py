@@ -7,7 +7,12 @@ from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
-from mmuda.utils import destroy_distributed, init_cpu_distributed, load_cli_config
+from mmuda.utils import (
+    destroy_distributed,
+    init_cpu_distributed,
+    load_cli_config,
+    resolve_cli_resume,
+)
 
 
 def parse_args() -> argparse.Namespace:
@@ -15,7 +20,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument('--resume', action='store_true', default=False,
-                        help='resume from the latest checkpoint in the work_dir automatically')
+                        help='resume from the latest checkpoint in the work_dir (a later '
+                        'stage with none yet starts from its load_from)')
     parser.add_argument('--amp', action='store_true', default=False,
                         help='enable automatic-mixed-precision training for every optimizer')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
@@ -49,7 +55,7 @@ def main() -> None:
     cfg = load_cli_config(args.config, args.launcher, args.cfg_options, args.work_dir)
     if args.amp:
         enable_amp(cfg)
-    cfg.resume = args.resume or cfg.get('resume', False)
+    resolve_cli_resume(cfg, args.resume, args.cfg_options)
     init_cpu_distributed(args.launcher)  # mmengine's launcher needs CUDA
     runner = Runner.from_cfg(cfg)
     runner.train()

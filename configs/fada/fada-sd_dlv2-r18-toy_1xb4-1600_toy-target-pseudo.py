@@ -6,7 +6,7 @@
 # iterations. With 600, three seeds gave 28.90 / 34.83 / 52.42 from teachers at 53-57.
 #   python tools/generate_pseudo_labels.py \
 #     configs/fada/fada_dlv2-r18-toy_1xb4-400_toy-source_toy-target.py \
-#     work_dirs/fada_dlv2-r18-toy_1xb4-400_toy-source_toy-target/iter_400.pth \
+#     work_dirs/fada_dlv2-r18-toy_1xb4-400_toy-source_toy-target/iter_600.pth \
 #     --policy argmax --out-dir work_dirs/fada-toy_pseudo_labels
 #   python tools/train.py configs/fada/fada-sd_dlv2-r18-toy_1xb4-1600_toy-target-pseudo.py
 _base_ = [

@@ -183,7 +183,8 @@ def test_config_errors_name_the_key():
 
 def test_toy_stages_train_end_to_end(toy_root, tmp_path):
     """The warm-up config trains source-only; the FADA config starts from its checkpoint
-    (load_from), trains both optimizers and logs every FADA term."""
+    (load_from), continues its run (iterations 2 -> 4) and logs every FADA term.
+    tests/test_engine/test_warmup_continuation_hook.py checks what the continuation restores."""
     from mmengine.runner import Runner
 
     from conftest import REPO, toy_cfg
@@ -192,10 +193,11 @@ def test_toy_stages_train_end_to_end(toy_root, tmp_path):
     warm = toy_cfg(toy / 'fada-warmup_dlv2-r18-toy_1xb4-200_toy-source_toy-target.py',
                    toy_root, tmp_path / 'warm', iters=2)
     warm.model.segmentor = tiny_segmentor(aux=False)
+    warm.param_scheduler.segmentor[0].end = 4  # the schedule the stage continues
     Runner.from_cfg(warm).train()
     ckpt = tmp_path / 'warm' / 'iter_2.pth'
     adapt = toy_cfg(toy / 'fada_dlv2-r18-toy_1xb4-400_toy-source_toy-target.py', toy_root,
-                    tmp_path / 'adapt', iters=2, load_from=str(ckpt))
+                    tmp_path / 'adapt', iters=4, load_from=str(ckpt))
     adapt.model.segmentor = tiny_segmentor(aux=False)
     adapt.model.discriminators.fine.update(tiny_d['fine'])
     adapt.visualizer.name = 'fada_adapt'  # a second Runner in this process needs its own
@@ -205,6 +207,7 @@ def test_toy_stages_train_end_to_end(toy_root, tmp_path):
     for key, value in runner.model.segmentor.state_dict().items():
         assert torch.equal(value, warm_state[f'segmentor.{key}']), key
     runner.train()
+    assert (tmp_path / 'adapt' / 'iter_4.pth').is_file()
     scalars = (next((tmp_path / 'adapt').glob('*/vis_data/scalars.json'))).read_text()
     for key in ('src.decode.loss_ce', 'adv.fine.loss_gen', 'disc.fine.loss_src',
                 'disc.fine.loss_tgt', 'mIoU'):

@@ -190,3 +190,47 @@ def test_init_cfg_pretrained_reads_a_uda_checkpoint(full_run):
     saved = torch.load(work / 'iter_6.pth')['state_dict']
     torch.testing.assert_close(model.backbone.conv1.weight,
                                saved['segmentor.backbone.conv1.weight'])
+
+
+def test_resume_of_a_second_stage_resumes_its_own_checkpoint(toy_root, tmp_path):
+    """The toy FADA stage sets load_from to its warm-up and continues that run (iterations
+    2 -> 6). Killed after iteration 4, `--resume` must resume the stage's own checkpoint, not
+    its load_from (mmengine's reading, which would restart from the warm-up without the
+    discriminators' optimiser), and log the losses of the uninterrupted stage."""
+    warm = toy_cfg(REPO / 'configs/fada/fada-warmup_dlv2-r18-toy_1xb4-200_toy-source_toy-'
+                   'target.py', toy_root, tmp_path / 'warm', iters=2)
+    for schedulers in warm.param_scheduler.values():
+        schedulers[0].end = ITERS
+    run_tool('train.py', dump(warm, tmp_path / 'warm.py'))
+
+    def stage(work: Path):
+        cfg = toy_cfg(TOY_FADA, toy_root, work, iters=ITERS,
+                      load_from=str(tmp_path / 'warm' / 'iter_2.pth'))
+        assert cfg.custom_hooks[0].type == 'WarmupContinuationHook'
+        return cfg
+    run_tool('train.py', dump(stage(tmp_path / 'full'), tmp_path / 'full.py'))
+    [full] = logged_losses(tmp_path / 'full')
+    killed = stage(tmp_path / 'stage')
+    killed.default_hooks.checkpoint.interval = KILL_AT
+    killed.custom_imports.imports.append('kill_at_iter')
+    killed.custom_hooks.append(dict(type='KillAtIterHook', iteration=KILL_AT))
+    run_tool('train.py', dump(killed, tmp_path / 'killed.py'), returncode=-signal.SIGKILL)
+    out = run_tool('train.py', dump(stage(tmp_path / 'stage'), tmp_path / 'resume.py'),
+                   '--resume')
+    assert f'resumed epoch: 0, iter: {KILL_AT}' in out
+    first, resumed = logged_losses(tmp_path / 'stage')
+    assert sorted(full) == list(range(3, ITERS + 1))  # the warm-up's iterations are skipped
+    assert sorted(first) == list(range(3, KILL_AT + 1))
+    assert sorted(resumed) == list(range(KILL_AT + 1, ITERS + 1))
+    for it, logged in {**first, **resumed}.items():
+        for key, value in full[it].items():
+            assert logged[key] == pytest.approx(value, rel=1e-5, abs=1e-7), (it, key)
+
+
+def test_resume_without_a_checkpoint_starts_the_stage_from_load_from(toy_root, tmp_path):
+    cfg = toy_cfg(TOY_SOURCE_ONLY, toy_root, tmp_path / 'src', iters=1)
+    run_tool('train.py', dump(cfg, tmp_path / 'src.py'))
+    cfg = toy_cfg(TOY_SOURCE_ONLY, toy_root, tmp_path / 'next', iters=1,
+                  load_from=str(tmp_path / 'src' / 'iter_1.pth'))
+    out = run_tool('train.py', dump(cfg, tmp_path / 'next.py'), '--resume')
+    assert 'Load checkpoint from' in out and 'resumed epoch' not in out

@@ -3,12 +3,14 @@ from typing import Optional, Sequence
 
 from mmengine.hooks import Hook
 from mmengine.optim import OptimWrapperDict
+from mmengine.runner import IterBasedTrainLoop
 from mmengine.runner.checkpoint import CheckpointLoader
 from mmseg.registry import HOOKS
 
-# Scheduler state that records progress rather than the schedule itself.
-_RUN_STATE = frozenset({'last_step', '_global_step', 'base_values', '_last_value',
-                        '_get_lr_called_within_step', 'verbose'})
+# Scheduler state that records progress, or is derived from begin/end, rather than the
+# schedule the config states.
+_NOT_COMPARED = frozenset({'last_step', '_global_step', 'base_values', '_last_value',
+                           '_get_lr_called_within_step', 'verbose', 'total_iters'})
 
 
 @HOOKS.register_module()
@@ -32,7 +34,8 @@ class WarmupContinuationHook(Hook):
 
     Args:
         optim_wrappers: Keys of the ``OptimWrapperDict`` to continue.
-        checkpoint: The warm-up checkpoint; default the config's ``load_from``.
+        checkpoint: The checkpoint whose optimiser and schedule to continue; default the
+            config's ``load_from`` (the weights always come from ``load_from``).
     """
 
     priority = 'VERY_HIGH'  # before any hook reads the lr or the iteration
@@ -48,6 +51,9 @@ class WarmupContinuationHook(Hook):
     def before_train(self, runner) -> None:
         if runner.iter > 0:  # resumed from this stage's own checkpoint
             return
+        if not isinstance(runner.train_loop, IterBasedTrainLoop):
+            raise TypeError('WarmupContinuationHook continues an iteration count: train_cfg '
+                            f'must be iteration-based, got {type(runner.train_loop).__name__}')
         filename = self.checkpoint or runner.cfg.get('load_from')
         if not filename:
             raise ValueError('WarmupContinuationHook needs the warm-up checkpoint: set '
@@ -104,7 +110,7 @@ class WarmupContinuationHook(Hook):
                              'warm-up\'s schedule, so the config must state the same one')
         for index, (scheduler, state) in enumerate(zip(current, saved)):
             for key, value in scheduler.state_dict().items():
-                if key not in _RUN_STATE and state.get(key) != value:
+                if key not in _NOT_COMPARED and state.get(key) != value:
                     raise ValueError(
                         f'param_scheduler.{name}[{index}].{key} is {value!r} in the config '
                         f'but {state.get(key)!r} in {filename}: the stage continues the '
