@@ -38,7 +38,8 @@ def resolve_cli_resume(cfg: Config, resume: bool, cfg_options: Optional[dict] = 
     if not cfg.get('load_from') or 'load_from' in (cfg_options or {}):
         return  # mmengine: auto-resume from the work_dir, or resume from the given file
     from mmengine.runner import find_latest_checkpoint
-    latest = find_latest_checkpoint(cfg.work_dir) if osp.isdir(cfg.work_dir) else None
+    work_dir = cfg.get('work_dir')
+    latest = find_latest_checkpoint(work_dir) if work_dir and osp.isdir(work_dir) else None
     if latest is None:
         cfg.resume = False  # nothing of this stage yet: start it from load_from
     else:

@@ -76,6 +76,7 @@ class RecordAtStartHook(Hook):
     def before_train(self, runner) -> None:
         seg = runner.optim_wrapper['segmentor']
         self.iter, self.lr = runner.iter, seg.get_lr()['lr'][0]
+        self.hub_iter, self.count = runner.message_hub.get_info('iter'), seg._inner_count
         self.momentum = [s['momentum_buffer'].clone() for s in seg.optimizer.state.values()]
         self.disc_state = dict(runner.optim_wrapper['discriminators'].optimizer.state)
         self.last_steps = {k: v[0].last_step for k, v in runner.param_schedulers.items()}
@@ -94,7 +95,7 @@ def test_fada_stage_continues_segmentor_and_starts_discriminator_fresh(toy_root,
     cfg.visualizer.name = f'continuation_{next(_names)}'
     runner = train(cfg)
     start = next(h for h in runner.hooks if isinstance(h, RecordAtStartHook))
-    assert start.iter == WARM_ITERS
+    assert start.iter == start.hub_iter == start.count == WARM_ITERS
     # mmengine PolyLR at step 2 of 4: 0.01 * (1 - 2 / (4 - 1))^0.9
     assert start.lr == pytest.approx(0.01 * (1 - WARM_ITERS / (TOTAL_ITERS - 1))**0.9)
     saved = torch.load(warmup, map_location='cpu', weights_only=True)['optimizer']['segmentor']
@@ -113,6 +114,11 @@ def test_fada_stage_continues_segmentor_and_starts_discriminator_fresh(toy_root,
     (dict(param_scheduler=dict(segmentor=[dict(type='PolyLR', power=0.9, eta_min=0.0,
                                                begin=0, end=3, by_epoch=False)])),
      r'param_scheduler\.segmentor\[0\]\.end is 3 in the config but 4 in .*iter_2\.pth'),
+    (dict(optim_wrapper=dict(segmentor=dict(optimizer=dict(lr=0.5)))),
+     r'optim_wrapper\.segmentor: the base lr \(initial_lr\) of parameter group 0 is 0\.5 in '
+     r'the config but 0\.01 in '),
+    (dict(optim_wrapper=dict(segmentor=dict(optimizer=dict(weight_decay=0.1)))),
+     r'the weight_decay of parameter group 0 is 0\.1 in the config but 0\.0005'),
     (dict(train_cfg=dict(max_iters=WARM_ITERS)),
      r'train_cfg\.max_iters \(2\) must exceed the iteration of the warm-up checkpoint'),
     (dict(custom_hooks=[dict(HOOK, optim_wrappers=['discriminators'])]),

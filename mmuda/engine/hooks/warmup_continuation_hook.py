@@ -27,9 +27,10 @@ class WarmupContinuationHook(Hook):
     continues the warm-up's schedule to ``train_cfg.max_iters``. Wrappers not named (the
     discriminators') start fresh, with their own schedulers counting from zero.
 
-    The checkpoint's schedule wins, as with ``resume``; a config whose schedule for a named
-    wrapper differs from the checkpoint's (another ``end``, say) is refused, so the config
-    says what runs. A run resumed from its own checkpoint (``--resume``) already has its state:
+    The checkpoint's optimiser settings and schedule win, as with ``resume``; a config whose
+    optimiser (another base lr or weight decay) or schedule (another ``end``) for a named
+    wrapper differs from the checkpoint's is refused, so the config says what runs. A run
+    resumed from its own checkpoint (``--resume``) already has its state:
     the hook then does nothing.
 
     Args:
@@ -62,9 +63,12 @@ class WarmupContinuationHook(Hook):
         iteration = self._checked_iteration(ckpt, filename, runner.max_iters)
         for name in self.optim_wrappers:
             self._load_optimizer(runner, ckpt, filename, name)
+            # OptimWrapperDict's own initialize_count_status (called by the Runner) is a no-op
+            runner.optim_wrapper[name].initialize_count_status(runner.model, iteration,
+                                                               runner.max_iters)
             self._load_schedulers(runner, ckpt, filename, name)
         runner.train_loop._iter = iteration
-        runner.optim_wrapper.initialize_count_status(runner.model, iteration, runner.max_iters)
+        runner.message_hub.update_info('iter', iteration)
         runner.logger.info(f'Continuing {", ".join(self.optim_wrappers)} from {filename}: '
                            f'optimiser and lr schedule restored, training iterations '
                            f'{iteration}-{runner.max_iters}')
@@ -95,11 +99,27 @@ class WarmupContinuationHook(Hook):
                 f'WarmupContinuationHook: optimiser wrapper {name!r} must be in both the '
                 f'config (has {sorted(wrappers.keys())}) and {filename} (has '
                 f'{"a single optimiser" if "param_groups" in saved else sorted(saved)})')
-        try:
-            wrappers[name].load_state_dict(saved[name])
-        except ValueError as err:  # torch: parameter groups of another size
-            raise ValueError(f'optim_wrapper.{name} does not match the optimiser saved in '
-                             f'{filename} (same model and paramwise_cfg needed): {err}') from err
+        self._check_param_groups(wrappers[name].optimizer.param_groups,
+                                 saved[name].get('param_groups', []), filename, name)
+        wrappers[name].load_state_dict(saved[name])
+
+    @staticmethod
+    def _check_param_groups(current: list, saved: list, filename: str, name: str) -> None:
+        """Loading the state replaces every group setting, so refuse a config that states
+        other ones (the current lr is progress and may differ; ``initial_lr`` is the base lr)."""
+        if len(current) != len(saved) or any(
+                len(c['params']) != len(s['params']) for c, s in zip(current, saved)):
+            raise ValueError(f'optim_wrapper.{name} builds other parameter groups than the '
+                             f'optimiser saved in {filename}: the same model and paramwise_cfg '
+                             'are needed to continue it')
+        for index, (group, state) in enumerate(zip(current, saved)):
+            for key, value in group.items():
+                if key not in ('params', 'lr') and key in state and state[key] != value:
+                    shown = 'base lr (initial_lr)' if key == 'initial_lr' else key
+                    raise ValueError(
+                        f'optim_wrapper.{name}: the {shown} of parameter group {index} is '
+                        f'{value!r} in the config but {state[key]!r} in {filename}: the stage '
+                        'continues the warm-up\'s optimiser, so state the same settings')
 
     def _load_schedulers(self, runner, ckpt: dict, filename: str, name: str) -> None:
         saved = ckpt['param_schedulers'].get(name, [])
