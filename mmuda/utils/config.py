@@ -20,7 +20,6 @@ def load_cli_config(path: str, launcher: str = 'none', cfg_options: Optional[dic
     return cfg
 
 
-
 def resolve_cli_resume(cfg: Config, resume: bool, cfg_options: Optional[dict] = None) -> None:
     """Make ``--resume`` mean "the latest checkpoint in the work_dir", as its help says.
 

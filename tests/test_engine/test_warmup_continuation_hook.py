@@ -143,9 +143,9 @@ def test_weights_only_checkpoint_is_refused(toy_root, tmp_path, warmup):
 def test_single_optimiser_is_refused():
     from mmuda.engine.hooks import WarmupContinuationHook
     wrapper = OptimWrapper(torch.optim.SGD(torch.nn.Linear(1, 1).parameters(), lr=0.1))
-    runner = SimpleNamespace(optim_wrapper=wrapper)
+    runner = SimpleNamespace(iter=0, optim_wrapper=wrapper)
     with pytest.raises(TypeError, match='single optimiser: use `resume` instead'):
-        WarmupContinuationHook()._load_optimizer(runner, {'optimizer': {}}, 'x.pth', 'segmentor')
+        WarmupContinuationHook().before_train(runner)
     with pytest.raises(ValueError, match='non-empty list'):
         WarmupContinuationHook(optim_wrappers='segmentor')
 

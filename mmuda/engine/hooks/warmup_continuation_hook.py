@@ -52,6 +52,10 @@ class WarmupContinuationHook(Hook):
     def before_train(self, runner) -> None:
         if runner.iter > 0:  # resumed from this stage's own checkpoint
             return
+        if not isinstance(runner.optim_wrapper, OptimWrapperDict):
+            raise TypeError('WarmupContinuationHook continues named wrappers of an '
+                            'OptimWrapperDict (a UDA segmentor\'s optim_wrapper); this config '
+                            'has a single optimiser: use `resume` instead')
         if not isinstance(runner.train_loop, IterBasedTrainLoop):
             raise TypeError('WarmupContinuationHook continues an iteration count: train_cfg '
                             f'must be iteration-based, got {type(runner.train_loop).__name__}')
@@ -88,19 +92,16 @@ class WarmupContinuationHook(Hook):
                              'continues the warm-up\'s iteration count')
         return iteration
 
-    def _load_optimizer(self, runner, ckpt: dict, filename: str, name: str) -> None:
+    @classmethod
+    def _load_optimizer(cls, runner, ckpt: dict, filename: str, name: str) -> None:
         saved, wrappers = ckpt['optimizer'], runner.optim_wrapper
-        if not isinstance(wrappers, OptimWrapperDict):
-            raise TypeError('WarmupContinuationHook continues named wrappers of an '
-                            'OptimWrapperDict (a UDA segmentor\'s optim_wrapper); this config '
-                            'has a single optimiser: use `resume` instead')
         if name not in saved or name not in wrappers:
             raise KeyError(
                 f'WarmupContinuationHook: optimiser wrapper {name!r} must be in both the '
                 f'config (has {sorted(wrappers.keys())}) and {filename} (has '
                 f'{"a single optimiser" if "param_groups" in saved else sorted(saved)})')
-        self._check_param_groups(wrappers[name].optimizer.param_groups,
-                                 saved[name].get('param_groups', []), filename, name)
+        cls._check_param_groups(wrappers[name].optimizer.param_groups,
+                                saved[name].get('param_groups', []), filename, name)
         wrappers[name].load_state_dict(saved[name])
 
     @staticmethod
@@ -121,7 +122,8 @@ class WarmupContinuationHook(Hook):
                         f'{value!r} in the config but {state[key]!r} in {filename}: the stage '
                         'continues the warm-up\'s optimiser, so state the same settings')
 
-    def _load_schedulers(self, runner, ckpt: dict, filename: str, name: str) -> None:
+    @staticmethod
+    def _load_schedulers(runner, ckpt: dict, filename: str, name: str) -> None:
         saved = ckpt['param_schedulers'].get(name, [])
         current = (runner.param_schedulers or {}).get(name, [])
         if len(saved) != len(current):
