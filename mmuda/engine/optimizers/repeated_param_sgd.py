@@ -118,6 +118,27 @@ class RepeatedParamSGD(Optimizer):
                                  f'parameters are not parameters of {type(module).__name__}')
             group['repeats'] = [occurrences[names[id(p)]] for p in group['params']]
 
+    def load_state_dict(self, state_dict: dict) -> None:
+        """torch's loading, keeping the counts of the bound module.
+
+        The saved ``repeats`` come back with the groups; a checkpoint whose counts differ from
+        the bound module's (another backbone, another ``stages_of``) is refused rather than
+        silently training with the old counts. A state saved by ``torch.optim.SGD`` (switching
+        optimisers on resume) has no counts: the bound ones stay, its momentum buffers are used.
+        """
+        bound = [group.get('repeats') for group in self.param_groups]
+        super().load_state_dict(state_dict)
+        for index, (group, repeats) in enumerate(zip(self.param_groups, bound)):
+            saved = group.get('repeats')
+            if repeats is None or saved == repeats:
+                continue
+            if saved is None:
+                group['repeats'] = repeats
+                continue
+            raise ValueError(f'RepeatedParamSGD.load_state_dict: param group {index} was saved '
+                             f'with repeat counts {saved}, but the module gives {repeats} '
+                             '(another backbone or stages_of?)')
+
     @torch.no_grad()
     def step(self, closure=None) -> Optional[Tensor]:
         loss = None
