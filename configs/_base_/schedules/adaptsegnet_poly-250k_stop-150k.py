@@ -2,11 +2,17 @@
 # momentum 0.9, weight decay 5e-4, heads at 10x lr; discriminators Adam lr 1e-4 betas
 # (0.9, 0.99); both poly(0.9) over 250k iterations, stopped early at 150k. Source-only configs
 # use it too: the discriminator entries are skipped when a model has no discriminators.
+# The segmentor's SGD is RepeatedParamSGD: the reference code (AdaptSegNet, ADVENT, BDL) lists
+# each backbone parameter once per module on its path below the stage (bottleneck convs 3x,
+# downsample convs 4x) and PyTorch 0.4's SGD updates it that many times per step
+# (docs/reference_optimizer.md). The stated-lr SGD:
+#   --cfg-options optim_wrapper.segmentor.optimizer.type=SGD
+# Schedules deriving from this one for other recipes (FADA, SSF-DAN, toy) set type='SGD'.
 optim_wrapper = dict(
     constructor='UDAOptimWrapperConstructor',
     segmentor=dict(
         type='OptimWrapper',
-        optimizer=dict(type='SGD', lr=2.5e-4, momentum=0.9, weight_decay=5e-4),
+        optimizer=dict(type='RepeatedParamSGD', lr=2.5e-4, momentum=0.9, weight_decay=5e-4),
         paramwise_cfg=dict(custom_keys=dict(
             decode_head=dict(lr_mult=10.0), auxiliary_head=dict(lr_mult=10.0)))),
     discriminators=dict(

@@ -16,6 +16,12 @@ class UDAOptimWrapperConstructor:
     on that child. A child with trainable parameters but no entry is an error: it would
     silently never train. An entry whose child has nothing to train is skipped, so source-only
     configs share the schedule of the adversarial methods.
+
+    An optimizer whose update depends on the module tree and not only on the parameters
+    defines ``bind_module(module)``; it is called once, right after the optimizer is built,
+    with the child it optimises. ``RepeatedParamSGD`` takes its per-parameter repeat counts
+    from it. This keeps the switch a one-key change:
+    ``--cfg-options optim_wrapper.segmentor.optimizer.type=SGD`` needs no other edit.
     """
 
     def __init__(self, optim_wrapper_cfg: dict, paramwise_cfg: Optional[dict] = None) -> None:
@@ -48,5 +54,9 @@ class UDAOptimWrapperConstructor:
             cfg = dict(cfg)
             paramwise = cfg.pop('paramwise_cfg', None)
             cfg.setdefault('type', 'OptimWrapper')
-            wrappers[name] = DefaultOptimWrapperConstructor(cfg, paramwise)(children[name])
+            wrapper = DefaultOptimWrapperConstructor(cfg, paramwise)(children[name])
+            bind_module = getattr(wrapper.optimizer, 'bind_module', None)
+            if callable(bind_module):
+                bind_module(children[name])
+            wrappers[name] = wrapper
         return OptimWrapperDict(**wrappers)
