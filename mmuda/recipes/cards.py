@@ -99,6 +99,29 @@ class Card:
         return {field: entry for field, entry in merged.items() if entry is not None}
 
 
+def option_settings(cfg, card: Card, option: str) -> Dict[str, Any]:
+    """The ``cfg_options`` of a card option that apply to ``cfg``: a setting whose parent does
+    not exist in the config is left out (e.g. the auxiliary head of a single-level model), so
+    one option serves every config of the card."""
+    if option not in card.options:
+        raise KeyError(f'card {card.name!r} has no option {option!r} (options: '
+                       f'{sorted(card.options)})')
+    settings = {}
+    for key, value in card.options[option]['cfg_options'].items():
+        node = getattr(cfg, '_cfg_dict', cfg)  # an mmengine Config wraps a ConfigDict
+        for part in key.split('.')[:-1]:
+            if isinstance(node, (list, tuple)) and part.isdigit() and int(part) < len(node):
+                node = node[int(part)]
+            elif isinstance(node, dict) and part in node:
+                node = node[part]
+            else:
+                node = None
+                break
+        if node is not None:
+            settings[key] = value
+    return settings
+
+
 def check_entries(entries: dict, where: str) -> None:
     """Every entry has a value and a known source with its reference or reason."""
     for field, entry in entries.items():

@@ -24,10 +24,17 @@ from typing import Any, Dict, List, Optional
 
 from mmengine.config import Config, DictAction
 
-from mmuda.recipes import card_for, effective_recipe, iter_rows, load_cards, source_text
+from mmuda.recipes import (
+    card_for,
+    effective_recipe,
+    iter_rows,
+    load_cards,
+    option_settings,
+    source_text,
+)
 
 REPO = Path(__file__).resolve().parents[2]
-WIDTH = {'field': 36, 'config': 34, 'card': 34}
+WIDTH = {'field': 34, 'config': 30, 'card': 30}
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -92,9 +99,9 @@ def recipe_table(recipe: Dict[str, Any], card=None, config: str = '',
             source = entry['source']
         if source:
             notes.append(source_text(entry) if entry is not None else f'left out: {source}')
-            source = f'{source.split(":")[0][:12]} [{len(notes)}]'
+            source = f'{"left out" if entry is None else source} [{len(notes)}]'
         rows.append([field, text(value), card_value, source, mark])
-    out = [table(rows, [WIDTH['field'], WIDTH['config'], WIDTH['card'], 18, 12]), '']
+    out = [table(rows, [WIDTH['field'], WIDTH['config'], WIDTH['card'], 20, 12]), '']
     out += [textwrap.fill(f'[{i}] {note}', 100, subsequent_indent='    ')
             for i, note in enumerate(notes, 1)]
     return '\n'.join(out)
@@ -115,11 +122,14 @@ def main(argv: Optional[List[str]] = None) -> int:
                 print(f'card {card.name!r} has no option {args.option!r}; options: '
                       f'{sorted(card.options) or "none"}', file=sys.stderr)
                 return 2
-            cfg.merge_from_dict(dict(card.options[args.option]['cfg_options']))
+            cfg.merge_from_dict(option_settings(cfg, card, args.option))
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     recipe = effective_recipe(cfg)
-    header = f'{name}' + (f'  (card {card.name!r}: {card.title})' if card else '')
+    header = name
+    if card is not None:
+        where = card.path.relative_to(REPO) if card.path.is_relative_to(REPO) else card.path
+        header += f'\ncard {card.name!r} ({where}; its header names the sources): {card.title}'
     if card is not None and args.option:
         header += f"\noption {args.option!r}: {card.options[args.option]['what']}"
     print(header)
