@@ -161,7 +161,11 @@ def pipeline_summary(pipeline: Iterable[dict]) -> Tuple[str, str, str]:
 
 
 def _resize_text(step: dict) -> str:
-    scale = step['scale']
+    scale = step.get('scale')
+    if scale is None:
+        factor = step.get('scale_factor')
+        return f'x{_number(factor)}' if isinstance(factor, (int, float)) else _call(
+            step.get('type', 'Resize'), {k: v for k, v in step.items() if k != 'type'})
     if isinstance(scale, (int, float)):
         return f'scale {scale}'
     if not step.get('keep_ratio', False):
