@@ -9,8 +9,9 @@
 # 2. python tools/train.py configs/fada/fada-sd_dlv2-r101-tv_1xb8-20k_cityscapes-pseudo-512x1024.py
 # Another pseudo-label folder: --cfg-options \
 #   train_dataloader.dataset.data_prefix.seg_map_path=DIR
-# Reference recipe: BN trained (SyncBN across GPUs, batch 8 in all), random scale 0.5-1.5 of the
-# 2048x1024 image, 512x1024 crop, flip, ColorJitter; evaluation at full resolution.
+# Reference recipe (configs/deeplabv2_r101_tgt_self_distill.yaml): BN trained (SyncBN across
+# GPUs, batch 8 in all), random scale 0.5-1.5 of the 2048x1024 image, 512x1024 crop, flip,
+# ColorJitter; evaluation at full resolution (INPUT_SIZE_TEST 2048x1024).
 _base_ = [
     '../_base_/models/deeplabv2_r101-torchvision.py',
     '../_base_/datasets/cityscapes.py',
@@ -51,5 +52,20 @@ train_dataloader = dict(
         pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=full_res_test_pipeline))
 test_dataloader = val_dataloader
+# Multi-scale testing (tools/test.py --tta) at this model's own scale, as the reference test.py
+# does it for the self-distilled model (INPUT_SIZE_TEST 2048x1024): the image at 0.7, 1.0 and
+# 1.3 of 2048x1024, each also flipped, softmax averaged (fada-sd-mst_* names that row).
+ms_ratios = (0.7, 1.0, 1.3)
+tta_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=None),
+    dict(type='TestTimeAug', transforms=[
+        [dict(type='Resize', scale=(int(2048 * r), int(1024 * r)), keep_ratio=False)
+         for r in ms_ratios],
+        [dict(type='RandomFlip', prob=0.0, direction='horizontal'),
+         dict(type='RandomFlip', prob=1.0, direction='horizontal')],
+        [dict(type='LoadAnnotations')],
+        [dict(type='PackSegInputs')],
+    ]),
+]
 val_evaluator = dict(type='SubsetIoUMetric', subsets='gta5')
 test_evaluator = val_evaluator

@@ -4,5 +4,5 @@ city = 'Rio'
 train_dataloader = dict(dataset=dict(target=dict(city=city)))
 val_dataloader = dict(dataset=dict(city=city))
 test_dataloader = val_dataloader
-load_from = ('work_dirs/fada-warmup_dlv2-r101-tv_1xb4-20k_cityscapes-1024x512_crosscity-rio/'
+load_from = ('work_dirs/fada-warmup_dlv2-r101-tv_1xb8-20k_cityscapes-1024x512_crosscity-rio/'
              'iter_20000.pth')

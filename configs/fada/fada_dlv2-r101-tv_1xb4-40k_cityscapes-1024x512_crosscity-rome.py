@@ -15,5 +15,5 @@ train_dataloader = dict(
                  stats_file=_base_.cityscapes_root + '/class_stats_train.json'),
     dataset=dict(source=dict(pipeline=[*_base_.source_pipeline[:2], _base_.fada_source_jitter,
                                        *_base_.source_pipeline[2:]])))
-load_from = ('work_dirs/fada-warmup_dlv2-r101-tv_1xb4-20k_cityscapes-1024x512_crosscity-rome/'
+load_from = ('work_dirs/fada-warmup_dlv2-r101-tv_1xb8-20k_cityscapes-1024x512_crosscity-rome/'
              'iter_20000.pth')

@@ -17,5 +17,5 @@ train_dataloader = dict(
     sampler=dict(_delete_=True, type='ClassBalancedSampler'),
     dataset=dict(source=dict(pipeline=[*_base_.source_pipeline[:2], _base_.fada_source_jitter,
                                        *_base_.source_pipeline[2:]])))
-load_from = ('work_dirs/fada-warmup_dlv2-r101-tv_1xb4-20k_gta5-1280x720_cityscapes-1024x512/'
+load_from = ('work_dirs/fada-warmup_dlv2-r101-tv_1xb8-20k_gta5-1280x720_cityscapes-1024x512/'
              'iter_20000.pth')

@@ -4,7 +4,8 @@
 # cross-entropy on the adversarial proxy labels of the Cityscapes train images only: batch 16,
 # 640x640 crops, random scale 0.7-1.3 of the original 2048x1024 image, 60k iterations, SGD from
 # 1e-2 with poly. BN trained (SyncBN across GPUs), the paper's "more standard training protocol"
-# with a batch of 16. Evaluation at the same original resolution (`proxy_scale`).
+# with a batch of 16. Evaluation at the original resolution (`eval_scale`), as every stage of
+# this method is evaluated.
 # 1. proxy labels from the multi-adversarial checkpoint (p1 0.6, p2 0.8: Table 4's best):
 #      python tools/generate_pseudo_labels.py \
 #        configs/mada/mada_dlv2-r101-fusion_1xb4-10k_gta5-1280x720_cityscapes-1024x512.py \
@@ -21,9 +22,12 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 pseudo_label_dir = 'work_dirs/mada-gta5_proxy_labels'
-proxy_scale = (2048, 1024)  # "the original size"; (1024, 512) trains and tests at half size
+proxy_scale = (2048, 1024)  # "the original size" the random scale 0.7-1.3 applies to
 crop_size = (640, 640)
-ms_ratios = (0.7, 1.0, 1.3)  # multi-scale inference (tools/test.py --tta), each with its flip
+# Evaluation at the resolution of every stage of this method (see mada_*.py), and multi-scale
+# inference (tools/test.py --tta) at 0.7 / 1.0 / 1.3 of it, each with its flip.
+eval_scale = (2048, 1024)
+ms_ratios = (0.7, 1.0, 1.3)
 model = dict(
     _base_.segmentor,
     data_preprocessor=dict(_base_.segmentor.data_preprocessor, size=crop_size),
@@ -40,14 +44,14 @@ train_pipeline = [
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=proxy_scale, keep_ratio=True),
+    dict(type='Resize', scale=eval_scale, keep_ratio=True),
     dict(type='LoadAnnotations'),
     dict(type='PackSegInputs'),
 ]
 tta_pipeline = [
     dict(type='LoadImageFromFile', backend_args=None),
     dict(type='TestTimeAug', transforms=[
-        [dict(type='Resize', scale=(int(proxy_scale[0] * r), int(proxy_scale[1] * r)),
+        [dict(type='Resize', scale=(int(eval_scale[0] * r), int(eval_scale[1] * r)),
               keep_ratio=True) for r in ms_ratios],
         [dict(type='RandomFlip', prob=0.0, direction='horizontal'),
          dict(type='RandomFlip', prob=1.0, direction='horizontal')],

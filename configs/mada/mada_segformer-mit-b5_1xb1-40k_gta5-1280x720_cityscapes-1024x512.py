@@ -21,6 +21,6 @@ model = dict(
     lambda_seg=1.0,
     adv_loss=dict(type='AdversarialLoss', gan_type='vanilla', source_label=1.0,
                   target_label=0.0),
-    confidence_norm='minmax',
+    confidence_norm='per_image_minmax',
     confidence_input='probability',
     disc_output_stride=32)

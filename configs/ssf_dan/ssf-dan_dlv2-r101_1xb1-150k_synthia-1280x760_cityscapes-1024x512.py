@@ -9,4 +9,6 @@ _base_ = [
     '../_base_/schedules/ssf_dan_poly-250k_stop-150k.py',
     '../_base_/default_runtime.py',
 ]
-model = dict(segmentor=_base_.segmentor)
+# epsilon of eq. 7 (the "total iteration step" rho grows over): the 150k iterations trained,
+# so rho reaches rho_upper = 0.8 at 120k (recipes.yaml gives the reason).
+model = dict(segmentor=_base_.segmentor, rho_total_iters=150000)

@@ -16,7 +16,9 @@ class AdversarialProxyPseudoLabeler(BasePseudoLabeler):
     """Keep a pixel where the adversarial and the class-balanced confidence agree.
 
     Paper 004, section 2.3, with ``A`` the adversarial confidence (the model's
-    ``adversarial_confidence``) and ``P`` the class probabilities:
+    ``adversarial_confidence``, whose scale the model's ``confidence_norm`` sets: the paper only
+    says the discriminators' outputs are normalised "to the same scale") and ``P`` the class
+    probabilities:
 
     1. confidence refocusing: ``t1`` is chosen so that a proportion ``p1`` of all target pixels
        has ``A > t1``, i.e. ``t1`` is the ``(1 - p1)``-quantile of ``A`` over the target set

@@ -52,9 +52,10 @@ def resolve_dataset_cfg(cfg: Config, split_key: Optional[str] = None,
     """The config of the dataset to label, with an inference pipeline.
 
     ``split_key`` is a dotted path into the config; by default ``train_dataloader.dataset``.
-    A ``UDADataset`` there stands for its ``target`` branch. The pipeline defaults to the test
-    pipeline (``test_dataloader.dataset.pipeline``) without annotation loading: pseudo labels
-    are predicted on unaugmented images, as at test time, and the target has no labels.
+    A ``UDADataset`` there stands for its ``target`` branch. The pipeline defaults to the
+    config's ``pseudo_label_pipeline``, else its test pipeline
+    (``test_dataloader.dataset.pipeline``), without annotation loading: pseudo labels are
+    predicted on unaugmented images, as at test time, and the target has no labels.
     """
     key = split_key or 'train_dataloader.dataset'
     dataset = copy.deepcopy(_walk(cfg, key))
@@ -68,7 +69,11 @@ def resolve_dataset_cfg(cfg: Config, split_key: Optional[str] = None,
 
 
 def inference_pipeline(cfg: Config, pipeline: Optional[List[dict]] = None) -> List[dict]:
-    """The given pipeline, else the config's test pipeline without annotation loading."""
+    """The given pipeline, else the config's ``pseudo_label_pipeline`` (a config whose
+    evaluation size differs from the size its model adapted at, e.g. the multi-adversarial
+    stages, labels at the latter), else its test pipeline; without annotation loading."""
+    if pipeline is None:
+        pipeline = cfg.get('pseudo_label_pipeline')
     if pipeline is None:
         try:
             pipeline = _walk(cfg, 'test_dataloader.dataset.pipeline')

@@ -56,6 +56,24 @@ def test_head_is_sum_of_dilated_branches_with_normal_init():
     torch.testing.assert_close(head([x]), expected)
 
 
+def test_head_bias_init_zeros_by_default_or_pytorch_default_as_the_reference():
+    """'zeros' (mmuda's default) or 'pytorch': the uniform +-1/sqrt(fan_in) bias that the
+    reference's Classifier_Module keeps (it only re-draws the weights)."""
+    cfg = dict(type='DeepLabV2Head', in_channels=2048, in_index=0, num_classes=19)
+    head = MODELS.build(cfg)
+    head.init_weights()
+    assert all(torch.count_nonzero(c.bias) == 0 for c in head.branches)
+    torch.manual_seed(0)
+    head = MODELS.build(dict(cfg, bias_init='pytorch'))
+    head.init_weights()
+    bound = 1 / (9 * 2048) ** 0.5
+    biases = torch.cat([c.bias for c in head.branches])
+    assert biases.abs().max() <= bound and biases.abs().max() > bound / 2
+    assert torch.unique(biases).numel() == biases.numel()  # drawn, not a constant
+    with pytest.raises(ValueError, match='bias_init'):
+        MODELS.build(dict(cfg, bias_init='ones'))
+
+
 def test_two_branch_reference_variant():
     head = MODELS.build(dict(type='DeepLabV2Head', in_channels=16, in_index=0, num_classes=3,
                              dilations=(6, 12)))

@@ -273,13 +273,16 @@ def test_self_distillation_stage_trains_on_argmax_pseudo_labels(toy_root, tmp_pa
 
 
 def test_mst_config_is_the_reference_multi_scale_recipe():
-    """FADA-MST: 1024x512 scaled by 0.7 / 1.0 / 1.3, each with and without flip (test.py of
-    the reference code), probabilities averaged by SegTTAModel."""
+    """FADA-MST (Table 3: self-distillation + multi-scale testing): the self-distilled model at
+    its own scale, 2048x1024 scaled by 0.7 / 1.0 / 1.3, each with and without flip (test.py of
+    the reference code), probabilities averaged by SegTTAModel; single-scale evaluation at full
+    resolution."""
     from mmengine.config import Config
 
     from conftest import REPO
-    cfg = Config.fromfile(str(REPO / 'configs/fada/fada-mst_dlv2-r101-tv_1xb4-40k_gta5-1280x720_'
-                                     'cityscapes-1024x512.py'))
+    cfg = Config.fromfile(str(REPO / 'configs/fada/fada-sd-mst_dlv2-r101-tv_1xb8-20k_'
+                                     'cityscapes-pseudo-512x1024.py'))
     resize, flip = cfg.tta_pipeline[1]['transforms'][:2]
-    assert [t['scale'] for t in resize] == [(int(1024 * r), int(512 * r)) for r in (0.7, 1, 1.3)]
+    assert [t['scale'] for t in resize] == [(int(2048 * r), int(1024 * r)) for r in (0.7, 1, 1.3)]
     assert sorted(t['prob'] for t in flip) == [0.0, 1.0] and cfg.tta_model.type == 'SegTTAModel'
+    assert not any(t['type'] == 'Resize' for t in cfg.test_dataloader.dataset.pipeline)

@@ -458,9 +458,9 @@ def test_defaults_are_the_paper_architecture():
 # ---------------------------------------------------------------------- configs and tools
 PRETRAIN_AND_LDR = [
     ('ldr-recon-pretrain_resnet9_1xb1-100k_gta5-1280x720.py',
-     'ldr-stage0_dlv2-r101_1xb1-150k_gta5-1280x720_cityscapes-t2s-1024x512.py'),
+     'ldr-stage0_dlv2-r101_1xb1-80k_gta5-1280x720_cityscapes-t2s-1024x512.py'),
     ('ldr-recon-pretrain_resnet9_1xb1-100k_synthia-1280x760.py',
-     'ldr-stage0_dlv2-r101_1xb1-150k_synthia-1280x760_cityscapes-t2s-1024x512.py'),
+     'ldr-stage0_dlv2-r101_1xb1-80k_synthia-1280x760_cityscapes-t2s-1024x512.py'),
     ('ldr-recon-pretrain_toy_1xb4-600_toy-source.py',
      'ldr-stage0_dlv2-r18-toy_1xb4-300_toy-source_toy-target-t2s.py'),
 ]

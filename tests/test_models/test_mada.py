@@ -239,7 +239,7 @@ def test_adversarial_confidence_on_a_hand_made_case():
     model = build_mada()
     # D1: 1x2 cells, image 1 constant; D2: 1x3 cells whose maximum is the middle cell, which
     # bilinear upsampling to 64 columns never hits exactly: normalising after upsampling (the
-    # supplementary material's Algorithm 1) still reaches 1, normalising before would not
+    # default, confidence_norm='per_image_minmax') still reaches 1, normalising before would not
     high = torch.tensor([[0.0, 2.0], [1.0, 1.0]]).view(2, 1, 1, 2)
     mid = torch.tensor([[-1.0, 3.0, 0.0], [0.0, 4.0, 1.0]]).view(2, 1, 1, 3)
     fixed_discriminators(model, dict(high=high, mid=mid))

@@ -184,6 +184,20 @@ def test_resolve_dataset_cfg_defaults_keys_and_errors(cfg):
         resolve_dataset_cfg(cfg)
 
 
+def test_pseudo_label_pipeline_takes_precedence_over_the_test_pipeline(cfg):
+    """A config evaluated at another size than its model adapted at (the multi-adversarial
+    stages: evaluation 2048x1024, adaptation 1024x512) labels with `pseudo_label_pipeline`."""
+    labelling = [dict(type='LoadImageFromFile'), dict(type='Resize', scale=(64, 32)),
+                 dict(type='LoadAnnotations'), dict(type='PackSegInputs')]
+    cfg.pseudo_label_pipeline = labelling
+    target = resolve_dataset_cfg(cfg)
+    assert [t['type'] for t in target['pipeline']] == ['LoadImageFromFile', 'Resize',
+                                                       'PackSegInputs']
+    assert target['pipeline'][1]['scale'] == (64, 32)
+    given = [dict(type='LoadImageFromFile'), dict(type='PackSegInputs')]
+    assert resolve_dataset_cfg(cfg, pipeline=given)['pipeline'] == given
+
+
 def test_atomic_write_leaves_no_partial_file(tmp_path):
     path = tmp_path / 'a' / 'label.png'
     atomic_write(str(path), lambda f: f.write(b'old'))

@@ -17,6 +17,6 @@ model = dict(
     lambda_seg=1.0,
     adv_loss=dict(type='AdversarialLoss', gan_type='vanilla', source_label=1.0,
                   target_label=0.0),
-    confidence_norm='minmax',  # the supplementary material's per-image minmaxNorm
+    confidence_norm='per_image_minmax',  # our choice: configs/mada/recipes.yaml
     confidence_input='probability',
     disc_output_stride=32)

@@ -1,7 +1,8 @@
 # SSF-DAN (paper 003): a semantic-wise separable discriminator (SS-D) on the layer4 feature
 # (2048 channels), one class module each (kernels 1,3,3,3,3; widths 1024-512-256-128-1;
 # LeakyReLU 0.2), fed the feature masked by the mode-downsampled one-hot prediction; the
-# progressive confidence strategy (rho = min(iter / max_iters, 0.8)) and CA-R weights (eq. 9);
+# progressive confidence strategy (rho = min(iter / rho_total_iters, 0.8); the real-data configs
+# set rho_total_iters=150000) and CA-R weights (eq. 9);
 # delta = 0.001 (GTA5, SYNTHIA; Cross-City configs set 0.0005). No global alignment: the paper's
 # full method has none (Table 4 adds it only as an ablation, the `global_feature` discriminator).
 # Choices where the paper is vague are options below; configs/ssf_dan/README.md explains each.

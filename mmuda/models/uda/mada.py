@@ -30,9 +30,10 @@ class MultiAdversarial(UDASegmentor):
 
     ``L`` is :class:`AdversarialLoss` averaged over D's output cells (the 1/Z sum of eq. 2).
 
-    :meth:`adversarial_confidence` is the map ``A`` of section 2.3 and of Algorithm 1 in the
-    paper's supplementary material: each D's source score map upsampled to the image size,
-    min-max normalised per image, averaged over the discriminators.
+    :meth:`adversarial_confidence` is the map ``A`` of section 2.3: each D's source score map
+    upsampled to the image size, put on a common scale (``confidence_norm``), averaged over the
+    discriminators. The paper says only that the outputs of the two discriminators are
+    normalised "to the same scale"; how is a choice (configs/mada/recipes.yaml states it).
 
     Args:
         adv_features: Discriminator name -> what it sees: an int indexes the segmentor's
@@ -45,19 +46,22 @@ class MultiAdversarial(UDASegmentor):
         adv_loss: Config of :class:`AdversarialLoss`; the paper's labels are source 1,
             target 0.
         confidence_norm: How each discriminator's map is put on a common scale before
-            averaging: ``'minmax'`` stretches it to [0, 1] per image (the supplementary
-            material's minmaxNorm; a constant map becomes 0.5), ``'none'`` keeps the sigmoid
-            probability (already in [0, 1]).
+            averaging: ``'per_image_minmax'`` stretches it to [0, 1] per image (a constant
+            map becomes 0.5), so each D has an equal say in every image however confident it
+            is overall; ``'none'`` keeps the sigmoid probability (already in [0, 1]), so a D
+            that is sure everywhere outweighs one near 0.5. It only changes the proxy labels:
+            ``tools/generate_pseudo_labels.py --cfg-options model.confidence_norm=none``
+            relabels a trained model without retraining.
         confidence_input: What is normalised: ``'probability'``, D's belief that a pixel is
             source (sigmoid for BCE), or ``'logit'``, D's raw output oriented so that larger
-            means source (needs ``'minmax'``). The paper says "the outputs of the
+            means source (needs ``'per_image_minmax'``). The paper says "the outputs of the
             discriminators".
         disc_output_stride: Check that each discriminator's output is this many times smaller
             than the input image (the paper: 32), naming ``num_downsamples`` when it is not;
             None skips the check.
     """
 
-    CONFIDENCE_NORMS = ('minmax', 'none')
+    CONFIDENCE_NORMS = ('per_image_minmax', 'none')
     CONFIDENCE_INPUTS = ('probability', 'logit')
     HEAD_TAPS = ('main', 'aux')
 
@@ -65,7 +69,8 @@ class MultiAdversarial(UDASegmentor):
                  lambda_seg: float = 1.0,
                  adv_loss: dict = dict(type='AdversarialLoss', gan_type='vanilla',
                                        source_label=1.0, target_label=0.0),
-                 confidence_norm: str = 'minmax', confidence_input: str = 'probability',
+                 confidence_norm: str = 'per_image_minmax',
+                 confidence_input: str = 'probability',
                  disc_output_stride: Optional[int] = 32, **kwargs) -> None:
         super().__init__(**kwargs)
         self._check_confidence_options(confidence_norm, confidence_input)
@@ -100,7 +105,7 @@ class MultiAdversarial(UDASegmentor):
                              f'{self.CONFIDENCE_INPUTS}, got {source!r}')
         if source == 'logit' and norm == 'none':
             raise ValueError("model.confidence_input='logit' needs model.confidence_norm="
-                             "'minmax': raw logits are not in [0, 1]")
+                             "'per_image_minmax': raw logits are not in [0, 1]")
 
     def _check_tap_spec(self, name: str, tap: Tap) -> None:
         """Build-time check of what ``adv_features.<name>`` names."""
@@ -228,9 +233,9 @@ class MultiAdversarial(UDASegmentor):
     def adversarial_confidence(self, inputs: Tensor) -> Tensor:
         """The adversarial confidence ``A`` of preprocessed ``inputs``: (N, 1, H, W) in [0, 1].
 
-        Per discriminator (the supplementary material's Algorithm 1): :meth:`source_score` on
-        its output grid, upsampled bilinearly (``align_corners=False``) to the input size,
-        normalised per image; then the mean over discriminators. Uses
+        Per discriminator: :meth:`source_score` on its output grid, upsampled bilinearly
+        (``align_corners=False``) to the input size, normalised (``confidence_norm``); then the
+        mean over discriminators. Uses
         the modules as they are (call it in eval mode for inference), never computes
         gradients; this is what the ``adversarial_proxy`` pseudo-label policy reads.
         """
