@@ -105,7 +105,7 @@ def test_caffe_init_loads_as_the_converter_converts(tmp_path, config, published)
     backbone = narrow_backbone(config, str(src))
     raw = {f'Scale.{k}': v for k, v in random_weights(backbone).items()}
     raw.update({f'Scale.{k}': v for k, v in classifier('layer5', 32 * WIDTH, 21).items()})
-    torch.save(raw, src)
+    torch.save(raw, src, _use_new_zipfile_serialization=False)  # 2017 files predate the zip
     assert detect_layout(raw) == 'deeplabv2_caffe'
     model = initialise(backbone)
     assert_loaded(model, converted('deeplabv2_caffe', src, tmp_path), 'backbone.')
@@ -245,7 +245,8 @@ def test_shape_mismatch_is_an_error_naming_the_key(tmp_path):
     raw['layer1.0.conv2.weight'] = torch.zeros(1, 1, 3, 3)
     torch.save(raw, src)
     with pytest.raises(PretrainedWeightsError,
-                       match=r'1 have another shape: layer1\.0\.conv2\.weight \(1, 1, 3, 3\) in '
+                       match=r'1 of its keys has another shape: layer1\.0\.conv2\.weight '
+                             r'\(1, 1, 3, 3\) in '
                              r'the file, \(4, 4, 3, 3\) in the model'):
         initialise(backbone)
 

@@ -170,7 +170,9 @@ class PublishedPretrained:
             problems.append(f'{len(missing)} of its {len(own)} keys are not in the file: '
                             f'{_listing(missing)}')
         if mismatched:
-            problems.append(f'{len(mismatched)} have another shape: {_listing(mismatched)}')
+            verb = 'has' if len(mismatched) == 1 else 'have'
+            problems.append(f'{len(mismatched)} of its keys {verb} another shape: '
+                            f'{_listing(mismatched)}')
         raise PretrainedWeightsError(
             f'{name}: {self.checkpoint} ({layout} layout, prefix={self.prefix!r}) does not fit: '
             f"{'; '.join(problems)}. Is it the file this config expects "
