@@ -11,6 +11,7 @@ from mmuda.utils import (
     destroy_distributed,
     init_cpu_distributed,
     load_cli_config,
+    require_pretrained_init,
     resolve_cli_resume,
 )
 
@@ -56,6 +57,7 @@ def main() -> None:
     if args.amp:
         enable_amp(cfg)
     resolve_cli_resume(cfg, args.resume, args.cfg_options)
+    require_pretrained_init(cfg)  # before the Runner writes anything to the work dir
     init_cpu_distributed(args.launcher)  # mmengine's launcher needs CUDA
     runner = Runner.from_cfg(cfg)
     runner.train()

@@ -12,6 +12,9 @@ log_processor = dict(by_epoch=False)
 log_level = 'INFO'
 load_from = None
 resume = False
+# tools/train.py refuses to start a backbone with frozen normalisation from random weights
+# (docs/get_started.md#pretrained-weights); True lets it, for people who mean it.
+allow_random_init = False
 tta_model = dict(type='SegTTAModel')
 # Distributed runs (tools/dist_train.sh, slurm_train.sh): UDA segmentors average gradients
 # themselves between backward and step; the wrapper starts all ranks from the same weights.

@@ -1,7 +1,7 @@
 # ADVENT (AdvEnt, multi-level) GTA5 -> Cityscapes with the reference schedule (valeoai/ADVENT):
 # AdaptSegNet's optimisers and poly(0.9) over 250k iterations, stopped early at 120k.
 _base_ = [
-    '../_base_/models/deeplabv2_r101_multilevel.py',
+    '../_base_/models/deeplabv2_r101_multilevel_advent-init.py',
     '../_base_/datasets/uda_gta5-1280x720_to_cityscapes-1024x512.py',
     '../_base_/uda/advent.py',
     '../_base_/schedules/adaptsegnet_poly-250k_stop-150k.py',

@@ -2,7 +2,7 @@
 # SGD as AdaptSegNet, poly(0.9) over 250k iterations, stopped early at 120k. There is no
 # discriminator, so the schedule's discriminator entries are skipped.
 _base_ = [
-    '../_base_/models/deeplabv2_r101_multilevel.py',
+    '../_base_/models/deeplabv2_r101_multilevel_advent-init.py',
     '../_base_/datasets/uda_gta5-1280x720_to_cityscapes-1024x512.py',
     '../_base_/uda/advent_minent.py',
     '../_base_/schedules/adaptsegnet_poly-250k_stop-150k.py',

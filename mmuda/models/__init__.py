@@ -10,4 +10,5 @@ from . import (  # noqa: F401
     translators,
     uda,
     utils,
+    weight_init,
 )

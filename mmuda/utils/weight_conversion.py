@@ -14,7 +14,13 @@ the wrapping and the classifiers:
   single-level model ``layer5`` on layer4, ADVENT's single-level model ``layer6`` on layer4. We
   therefore read the classifier's input channels and match them to the output channels of the
   backbone stages: layer4 -> ``decode_head``, layer3 -> ``auxiliary_head``;
-* torchvision's ImageNet ResNet adds the ``fc`` classifier, which a segmentor does not use.
+* torchvision's ImageNet ResNet adds the ``fc`` classifier, which a segmentor does not use;
+* torchvision's VGG19 (LDR's perceptual loss) is ``features.<i>.{weight,bias}`` plus the
+  ``classifier``, which the loss does not use.
+
+:func:`detect_layout` tells these layouts apart by their keys and :func:`convert_layout` converts
+any of them, so that a config can point at a file exactly as it was published
+(:class:`mmuda.models.weight_init.PublishedPretrained` loads through them).
 
 Every converter returns names of an mmseg ``EncoderDecoder`` (``backbone.``, ``decode_head.``,
 ``auxiliary_head.``); the caller adds the prefix of whatever consumes the file (e.g.
@@ -27,7 +33,7 @@ BN with ``momentum=None``, which neither mmseg nor the reference code uses.
 """
 import re
 from dataclasses import dataclass, field
-from typing import Dict, List, Mapping, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Tuple
 
 import torch
 
@@ -40,8 +46,13 @@ RESNET_KEY = re.compile(
     rf'|layer[1-4]\.\d+\.(?:conv[123]\.weight|bn[123]\.{_BN}'
     rf'|downsample\.0\.weight|downsample\.1\.{_BN}))$')
 CLASSIFIER_KEY = re.compile(r'^(layer[56])\.conv2d_list\.(\d+)\.(weight|bias)$')
+VGG_KEY = re.compile(r'^features\.(\d+)\.(weight|bias)$')
 # The classifier of the backbone stage it reads from; the stage is found by shapes.
 HEAD_OF_STAGE = {'layer4': 'decode_head', 'layer3': 'auxiliary_head'}
+# First key components that name a module of ours or of a wrapper, never the Caffe init's
+# single wrapper (``Scale``).
+NOT_A_CAFFE_WRAPPER = {'module', 'backbone', 'segmentor', 'features', 'classifier', 'conv1',
+                       'bn1', 'fc', 'layer1', 'layer2', 'layer3', 'layer4', 'layer5', 'layer6'}
 
 
 class ConversionError(ValueError):
@@ -153,25 +164,49 @@ def _require_backbone(backbone: StateDict, layout: str, example: str) -> None:
                               f'{example!r})')
 
 
+def caffe_wrapper(state: Mapping[str, Tensor]) -> Optional[str]:
+    """The name every key of a Caffe DeepLab-v2 init is wrapped in (``Scale``), or None.
+
+    AdaptSegNet's and ADVENT's loaders drop the first name component of every key
+    (``'.'.join(key.split('.')[1:])``) whatever it is; the published files use ``Scale``. Any key
+    under ``Scale.`` marks the layout; otherwise one first component shared by every key, with
+    ResNet keys below it, does.
+    """
+    if any(k.startswith('Scale.') for k in state):
+        return 'Scale'
+    heads = {k.split('.', 1)[0] for k in state}
+    if len(heads) != 1 or not all('.' in k for k in state):
+        return None
+    head = heads.pop()
+    if head in NOT_A_CAFFE_WRAPPER:
+        return None
+    inner = [k[len(head) + 1:] for k in state]
+    return head if any(RESNET_KEY.match(k) for k in inner) else None
+
+
 def convert_caffe_init(state: Mapping[str, Tensor], keep_classifier: bool = False) -> Conversion:
     """The Caffe DeepLab-v2 init (``Scale.conv1.weight``, ``Scale.layer5.conv2d_list.0.*``, ...).
 
     Its ``layer5`` classifier belongs to the init's own label set; the reference code discards it
     for 19 classes, and so do we unless ``keep_classifier`` maps it to ``decode_head``.
     """
-    if not any(k.startswith('Scale.') for k in state):
+    wrapper = caffe_wrapper(state)
+    if wrapper is None:
         raise ConversionError(
             "expected the Caffe DeepLab-v2 init layout (keys under 'Scale.', e.g. "
             f"'Scale.conv1.weight'), found e.g. {next(iter(state), None)!r}; trained AdaptSegNet/"
             'ADVENT checkpoints go through adaptsegnet.py, torchvision weights through '
             'torchvision_resnet.py')
     out = Conversion()
+    if wrapper != 'Scale':
+        out.notes.append(f"keys under '{wrapper}.' (the Caffe init's wrapper, dropped)")
+    start = len(wrapper) + 1
     inner = {}
     for key, value in state.items():
-        if key.startswith('Scale.'):
-            inner[key[len('Scale.'):]] = value
+        if key.startswith(f'{wrapper}.'):
+            inner[key[start:]] = value
         else:
-            out.dropped[key] = "outside 'Scale.'"
+            out.dropped[key] = f"outside '{wrapper}.'"
     backbone, rest = split_resnet(inner)
     _require_backbone(backbone, 'Caffe DeepLab-v2 init', 'Scale.conv1.weight')
     classifiers, rest = split_classifiers(rest)
@@ -179,13 +214,13 @@ def convert_caffe_init(state: Mapping[str, Tensor], keep_classifier: bool = Fals
     for layer, branches in classifiers.items():
         if keep_classifier and layer == 'layer5':
             out.state_dict.update({f'decode_head.{k}': v for k, v in branches.items()})
-            out.notes.append('Scale.layer5 -> decode_head (--keep-classifier)')
+            out.notes.append(f'{wrapper}.layer5 -> decode_head (--keep-classifier)')
         else:
             reason = ('classifier of the init checkpoint\'s own label set (kept only with '
                       '--keep-classifier)' if layer == 'layer5' else 'unexpected classifier')
-            out.dropped.update({f'Scale.{layer}.conv2d_list.{k[len("branches."):]}': reason
+            out.dropped.update({f'{wrapper}.{layer}.conv2d_list.{k[len("branches."):]}': reason
                                 for k in branches})
-    out.dropped.update({f'Scale.{k}': 'not a key of the DeepLab-v2 layout' for k in rest})
+    out.dropped.update({f'{wrapper}.{k}': 'not a key of the DeepLab-v2 layout' for k in rest})
     out.filled = fill_num_batches_tracked(out.state_dict)
     return out
 
@@ -240,3 +275,88 @@ def convert_torchvision_resnet(state: Mapping[str, Tensor]) -> Conversion:
                             else 'not a key of the torchvision ResNet layout')
     out.filled = fill_num_batches_tracked(out.state_dict)
     return out
+
+
+def convert_torchvision_vgg19(state: Mapping[str, Tensor]) -> Conversion:
+    """torchvision's VGG19 (``features.<i>.*`` and ``classifier.*``, e.g. ``vgg19-dcbb9e9d.pth``).
+
+    Returns the ``features`` stack's own names (``'0.weight'``, ...), what
+    :class:`mmuda.models.losses.VGGPerceptualLoss` holds; the ImageNet ``classifier`` is dropped. A
+    state dict of ``vgg19().features`` alone (keys ``'0.weight'``, ...) passes through.
+    """
+    out = Conversion()
+    state, stripped = strip_data_parallel(state)
+    if stripped:
+        out.notes.append("stripped the 'module.' prefix of nn.DataParallel")
+    if not any(k.startswith('features.') for k in state):
+        if not all(re.match(r'^\d+\.(weight|bias)$', k) for k in state):
+            raise ConversionError("expected torchvision's VGG19 layout (keys like "
+                                  f"'features.0.weight'), found e.g. {next(iter(state), None)!r}")
+        out.notes.append('a state dict of vgg19().features alone')
+        out.state_dict.update(state)
+        return out
+    for key, value in state.items():
+        match = VGG_KEY.match(key)
+        if match:
+            out.state_dict[f'{match.group(1)}.{match.group(2)}'] = value
+        elif key.startswith('classifier.'):
+            out.dropped[key] = 'ImageNet classifier, unused by the perceptual loss'
+        else:
+            out.dropped[key] = "not a key of torchvision's VGG layout"
+    return out
+
+
+def convert_mmseg(state: Mapping[str, Tensor]) -> Conversion:
+    """Weights already named as mmseg/mmuda modules are (a converter's output, an OpenMMLab
+    release such as ``mit_b5_*.pth``, an mmseg or mmuda checkpoint): kept as they are."""
+    out = Conversion()
+    state, stripped = strip_data_parallel(state)
+    if stripped:
+        out.notes.append("stripped the 'module.' prefix of nn.DataParallel")
+    out.state_dict.update(state)
+    return out
+
+
+# Layout name -> converter. The names are what ``layout=`` of PublishedPretrained accepts.
+LAYOUTS: Dict[str, Callable[[Mapping[str, Tensor]], Conversion]] = {
+    'deeplabv2_caffe': convert_caffe_init,
+    'adaptsegnet': convert_adaptsegnet,
+    'torchvision_resnet': convert_torchvision_resnet,
+    'torchvision_vgg19': convert_torchvision_vgg19,
+    'mmseg': convert_mmseg,
+}
+
+
+def detect_layout(state: Mapping[str, Tensor]) -> str:
+    """Which of :data:`LAYOUTS` a state dict is in, from its keys alone.
+
+    In order: keys under one wrapper such as ``Scale.`` (the Caffe DeepLab-v2 init); ResNet keys
+    with ``layer5``/``layer6`` classifiers (a trained AdaptSegNet / ADVENT model); ResNet keys
+    with a ``conv1`` stem and nothing but ``fc`` besides (torchvision ResNet: an OpenMMLab
+    ResNet-V1c has a ``stem`` instead); ``features.<i>`` keys (torchvision VGG); anything else is
+    taken to be named as our modules are (``mmseg``).
+    """
+    if caffe_wrapper(state) is not None:
+        return 'deeplabv2_caffe'
+    state, _ = strip_data_parallel(state)
+    resnet, rest = split_resnet(state)
+    classifiers, rest = split_classifiers(rest)
+    if resnet and classifiers:
+        return 'adaptsegnet'
+    if 'backbone.conv1.weight' in resnet and all(k.startswith('fc.') for k in rest):
+        return 'torchvision_resnet'
+    if any(VGG_KEY.match(k) for k in state) and \
+            all(k.startswith(('features.', 'classifier.')) for k in state):
+        return 'torchvision_vgg19'
+    return 'mmseg'
+
+
+def convert_layout(state: Mapping[str, Tensor], layout: str = 'auto') -> Tuple[Conversion, str]:
+    """Convert ``state`` from ``layout`` (``'auto'``: :func:`detect_layout`); return the
+    conversion and the layout used."""
+    if layout == 'auto':
+        layout = detect_layout(state)
+    if layout not in LAYOUTS:
+        raise ConversionError(f"unknown layout {layout!r}; expected 'auto' or one of "
+                              f'{sorted(LAYOUTS)}')
+    return LAYOUTS[layout](state), layout

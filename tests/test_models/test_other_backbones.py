@@ -43,7 +43,7 @@ def narrow(segmentor: Config, backbone: str) -> Config:
                                num_classes=NUM_CLASSES)
     else:
         seg.pretrained = None
-        seg.backbone.update(depth=18, stem_channels=8, base_channels=8)
+        seg.backbone.update(depth=18, stem_channels=8, base_channels=8, init_cfg=None)
         seg.decode_head.update(in_channels=64, channels=16, c1_in_channels=8, c1_channels=8,
                                num_classes=NUM_CLASSES)
         seg.auxiliary_head.update(in_channels=32, channels=8, num_classes=NUM_CLASSES)

@@ -177,7 +177,9 @@ def segmentor_cfg(aux: bool = True, **backbone) -> dict:
     """The DeepLab-v2 config, shrunk to the reference models' depth and width."""
     seg = copy.deepcopy(Config.fromfile(
         str(REPO / 'configs/_base_/models/deeplabv2_r101_multilevel.py')).segmentor)
-    seg.backbone.update(depth=50, base_channels=WIDTH, stem_channels=WIDTH, **backbone)
+    # no pretrained init unless a test sets one (the config's file is not loaded here)
+    seg.backbone.update(depth=50, base_channels=WIDTH, stem_channels=WIDTH, init_cfg=None,
+                        **backbone)
     seg.decode_head.update(in_channels=WIDTH * 32, num_classes=NUM_CLASSES)
     seg.auxiliary_head.update(in_channels=WIDTH * 16, num_classes=NUM_CLASSES)
     if not aux:

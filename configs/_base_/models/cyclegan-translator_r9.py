@@ -6,6 +6,7 @@
 # loss halved, a history pool of 50 generated images. Images enter in RGB scaled to [-1, 1].
 # direction='t2s' (LDR) translates with the target -> source generator; 's2t' is the paper's
 # source-to-target ablation (Tables 3-4).
+# No pretrained weights: CycleGAN trains its generators and discriminators from scratch.
 model = dict(
     type='CycleGANTranslator',
     direction='t2s',

@@ -2,6 +2,12 @@
 # Caffe-style backbone, ceil-mode max-pool, fully frozen BN, output stride 8, and a classifier
 # summing four dilated 3x3 convs (6/12/18/24). Caffe inputs: BGR, mean subtracted, no std.
 # `segmentor` is the plain mmseg part; a UDA config wraps it: model = dict(segmentor=...).
+# Weights: the DeepLab-v2 init that AdaptSegNet's code loads (Caffe ResNet-101 trained on ImageNet
+# and MS-COCO), used as published: PublishedPretrained recognises its `Scale.` layout, drops the
+# init's own `layer5` classifier and loads the backbone. The AdaptSegNet lineage (AdaptSegNet,
+# SSF-DAN, LDR, source-only) starts from it; tools/train.py refuses to start without it (a frozen
+# BN backbone cannot train from random weights). Source, checksum, the other files:
+# docs/get_started.md#pretrained-weights.
 norm_cfg = dict(type='BN', requires_grad=False)
 segmentor = dict(
     type='EncoderDecoder',
@@ -12,14 +18,14 @@ segmentor = dict(
         bgr_to_rgb=False,
         pad_val=0,
         seg_pad_val=255),
-    # ImageNet+COCO Caffe weights converted by tools/model_converters/deeplabv2_caffe.py;
-    # set init_cfg=dict(type='Pretrained', checkpoint=..., prefix='backbone.') on the backbone.
     backbone=dict(
         type='DeepLabV2ResNet',
         depth=101,
         out_indices=(2, 3),
         norm_cfg=norm_cfg,
-        norm_eval=True),
+        norm_eval=True,
+        init_cfg=dict(type='PublishedPretrained',
+                      checkpoint='checkpoints/DeepLab_resnet_pretrained_init-f81d91e8.pth')),
     decode_head=dict(
         type='DeepLabV2Head',
         in_channels=2048,

@@ -8,9 +8,11 @@
 # index 0 the mid-level feature F_l. Alternative way to 1/4 (an option, not the default): also
 # fuse layer1 with backbone out_indices=(0, 2, 3), neck in_channels=(256, 1024, 2048),
 # fuse_indices=(2, 1, 0), upsample_factor=1 (then F_l = index 1).
-# Weights: tools/model_converters/torchvision_resnet.py resnet101-63fe2227.pth
-#   checkpoints/resnet101_torchvision.pth, then set on the backbone
-#   init_cfg=dict(type='Pretrained', checkpoint='checkpoints/resnet101_torchvision.pth').
+# Weights: torchvision's ImageNet ResNet-101 (inherited). The paper's encoder is "a classification
+# network, e.g. VGG16 or Resnet101, pretrained on ImageNet" (section 2.4), and the proxy stage
+# starts again "directly from the ImageNet pretrained one" (section 3.2): ImageNet-only weights,
+# not the ImageNet+COCO DeepLab init of the AdaptSegNet lineage. The paper's own (MXNet) weights
+# are not published; torchvision's are the standard PyTorch ImageNet ResNet-101.
 _base_ = ['./deeplabv2_r101-torchvision.py']
 segmentor = dict(
     neck=dict(

@@ -7,5 +7,6 @@ segmentor = dict(
                            bgr_to_rgb=True),
     backbone=dict(
         depth=18, base_channels=32, stem_channels=32,
-        norm_cfg=dict(type='GN', num_groups=8, requires_grad=True), norm_eval=False),
+        norm_cfg=dict(type='GN', num_groups=8, requires_grad=True), norm_eval=False,
+        init_cfg=None),
     decode_head=dict(in_channels=256, num_classes=num_classes, dilations=(1, 2, 4)))

@@ -3,6 +3,7 @@
 # from random init (no downloads). Frozen BN only makes sense with pretrained statistics, and a
 # trainable BN would let target batches shift its running statistics (a gain that is not the
 # method's), so the toy backbone uses GroupNorm: no running statistics, no domain leakage.
+# Random init: init_cfg=None replaces the R101 base's pretrained initialisation.
 _base_ = ['./deeplabv2_r101_multilevel.py']
 num_classes = 7
 segmentor = dict(
@@ -10,6 +11,7 @@ segmentor = dict(
                            bgr_to_rgb=True),
     backbone=dict(
         depth=18, base_channels=32, stem_channels=32,
-        norm_cfg=dict(type='GN', num_groups=8, requires_grad=True), norm_eval=False),
+        norm_cfg=dict(type='GN', num_groups=8, requires_grad=True), norm_eval=False,
+        init_cfg=None),
     decode_head=dict(in_channels=256, num_classes=num_classes, dilations=(1, 2, 4)),
     auxiliary_head=dict(in_channels=128, num_classes=num_classes, dilations=(1, 2, 4)))

@@ -8,6 +8,8 @@
 # source and target batches go through the network separately, the running statistics used at
 # test time mix both domains. Set norm_eval=True on the backbone to keep ImageNet statistics.
 # CE averages over labelled pixels (avg_non_ignore), as mmuda's DeepLab-v2 configs do.
+# Weights: the file behind open-mmlab://resnet101_v1c, read from checkpoints/ (no download at
+# train time; docs/get_started.md#pretrained-weights).
 norm_cfg = dict(type='SyncBN', requires_grad=True)
 segmentor = dict(
     type='EncoderDecoder',
@@ -18,7 +20,7 @@ segmentor = dict(
         bgr_to_rgb=True,
         pad_val=0,
         seg_pad_val=255),
-    pretrained='open-mmlab://resnet101_v1c',
+    pretrained=None,
     backbone=dict(
         type='ResNetV1c',
         depth=101,
@@ -29,7 +31,9 @@ segmentor = dict(
         norm_cfg=norm_cfg,
         norm_eval=False,
         style='pytorch',
-        contract_dilation=True),
+        contract_dilation=True,
+        init_cfg=dict(type='PublishedPretrained',
+                      checkpoint='checkpoints/resnet101_v1c-e67eebb6.pth')),
     decode_head=dict(
         type='DepthwiseSeparableASPPHead',
         in_channels=2048,

@@ -1,11 +1,11 @@
 # SegFormer MiT-B5 with mmseg's own settings (mmseg configs/_base_/models/segformer_mit-b0.py at
 # the B5 widths and depths of segformer_mit-b5_8xb1-160k_cityscapes-1024x1024.py), 19 classes,
-# ImageNet-pretrained MiT-B5 from OpenMMLab. LayerNorm in the encoder; the head's one fusion
-# conv has BN. No auxiliary head, so adversarial methods are single-level on it.
+# ImageNet-pretrained MiT-B5 from OpenMMLab (the file mmseg's segformer configs download, read
+# here from checkpoints/: docs/get_started.md#pretrained-weights). LayerNorm in the encoder; the
+# head's one fusion conv has BN. No auxiliary head, so adversarial methods are single-level on it.
 # CE averages over labelled pixels (avg_non_ignore), as mmuda's DeepLab-v2 configs do.
 # `segmentor` is the plain mmseg part; a UDA config wraps it: model = dict(segmentor=...).
 norm_cfg = dict(type='SyncBN', requires_grad=True)
-checkpoint = 'https://download.openmmlab.com/mmsegmentation/v0.5/pretrain/segformer/mit_b5_20220624-658746d9.pth'  # noqa
 segmentor = dict(
     type='EncoderDecoder',
     data_preprocessor=dict(
@@ -31,7 +31,8 @@ segmentor = dict(
         drop_rate=0.0,
         attn_drop_rate=0.0,
         drop_path_rate=0.1,
-        init_cfg=dict(type='Pretrained', checkpoint=checkpoint)),
+        init_cfg=dict(type='PublishedPretrained',
+                      checkpoint='checkpoints/mit_b5_20220624-658746d9.pth')),
     decode_head=dict(
         type='SegformerHead',
         in_channels=[64, 128, 320, 512],

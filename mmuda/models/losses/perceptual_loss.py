@@ -71,30 +71,26 @@ def vgg19_features(width_divisor: int = 1, last_tap: str = 'relu5_1'
     return nn.Sequential(*layers), {k: v for k, v in taps.items() if k in TAPS}
 
 
-def load_vgg19_state(path: str) -> Mapping[str, Tensor]:
-    """The ``features`` entries of a torchvision-layout VGG19 file, keyed ``'<idx>.weight'``.
+def load_vgg19_state(path: str) -> Tuple[Mapping[str, Tensor], Dict[str, str]]:
+    """The ``features`` entries of a torchvision-layout VGG19 file, keyed ``'<idx>.weight'``,
+    and the file's keys that were dropped (the ImageNet ``classifier``), with the reason.
 
     Accepts the full model's state dict (``features.*`` and ``classifier.*``, e.g.
     torchvision's ``vgg19-dcbb9e9d.pth``), the state dict of ``vgg19().features`` alone
     (``0.weight``, ...), either possibly under a ``state_dict`` key. Local paths and anything
-    mmengine's ``CheckpointLoader`` reads (e.g. an http(s) URL) work.
+    mmengine's ``CheckpointLoader`` reads (e.g. an http(s) URL) work; local files load with
+    torch's ``weights_only`` loading (:func:`mmuda.models.weight_init.read_state_dict`).
     """
-    from mmengine.runner.checkpoint import CheckpointLoader
+    from mmuda.models.weight_init import read_state_dict
+    from mmuda.utils.weight_conversion import convert_torchvision_vgg19
     if '://' not in path and not os.path.isfile(path):
         raise FileNotFoundError(
             f'VGGPerceptualLoss: pretrained={path!r} does not exist; expected torchvision\'s '
             'ImageNet VGG19 state dict (vgg19-dcbb9e9d.pth, from '
-            'https://download.pytorch.org/models/vgg19-dcbb9e9d.pth), or pretrained=None for '
-            'random weights')
-    state = CheckpointLoader.load_checkpoint(path, map_location='cpu')
-    if isinstance(state, Mapping) and 'state_dict' in state:
-        state = state['state_dict']
-    if not isinstance(state, Mapping):
-        raise TypeError(f'VGGPerceptualLoss: {path} holds a {type(state).__name__}, expected a '
-                        'torchvision VGG19 state dict')
-    if any(k.startswith('features.') for k in state):
-        state = {k[len('features.'):]: v for k, v in state.items() if k.startswith('features.')}
-    return state
+            'https://download.pytorch.org/models/vgg19-dcbb9e9d.pth; see '
+            'docs/get_started.md#pretrained-weights), or pretrained=None for random weights')
+    conversion = convert_torchvision_vgg19(read_state_dict(path))
+    return conversion.state_dict, conversion.dropped
 
 
 @MODELS.register_module()
@@ -170,7 +166,14 @@ class VGGPerceptualLoss(BaseModule):
                       'perceptual term is not the paper\'s (fine for tests and toy runs only)',
                       'current', logging.WARNING)
             return
-        self.load_vgg19(load_vgg19_state(self.pretrained), source=self.pretrained)
+        state, dropped = load_vgg19_state(self.pretrained)
+        self.load_vgg19(state, source=self.pretrained)
+        unused = sorted(set(state) - {f'{i}.{n}' for i, m in enumerate(self.features)
+                                      if isinstance(m, FrozenConv2d) for n in ('weight', 'bias')})
+        print_log(f'VGGPerceptualLoss <- {self.pretrained} (torchvision_vgg19 layout): '
+                  f'{2 * self.num_convs} keys loaded, 0 missing, {len(unused)} unexpected '
+                  f'(ignored: the layers after {TAPS[-1]}, which no term reads), '
+                  f'{len(dropped)} dropped (the ImageNet classifier)', 'current')
 
     def load_vgg19(self, state: Mapping[str, Tensor], source: str = 'the state dict') -> None:
         """Copy torchvision-layout ``features`` weights (keys ``'<idx>.weight'``) in."""
@@ -189,6 +192,10 @@ class VGGPerceptualLoss(BaseModule):
                                      f'{tuple(buf.shape)}')
                 buf.copy_(value)
         self._loaded = True
+
+    @property
+    def num_convs(self) -> int:
+        return sum(isinstance(m, FrozenConv2d) for m in self.features)
 
     def train(self, mode: bool = True) -> 'VGGPerceptualLoss':
         """Always eval: a fixed loss network (``mode`` is ignored)."""
