@@ -25,6 +25,7 @@ status: 0 done, 1 a stage failed, 2 the row cannot run (unknown row, missing con
 stale outputs).
 """
 import argparse
+import json
 import os
 import os.path as osp
 import subprocess
@@ -39,6 +40,7 @@ sys.path.insert(0, str(REPO))  # this checkout's mmuda, as tools/dist_train.sh s
 from mmuda.reproduce import (  # noqa: E402
     FINISHED,
     INTERRUPTED,
+    NEW,
     PlanError,
     PlannedStage,
     Row,
@@ -167,6 +169,7 @@ class RowRunner:
         status, found = state(planned)
         resume_from = found if status == INTERRUPTED else None
         command = build_command(planned, self.opts, self.row.key, resume_from)
+        record = osp.join(self.log_dir, f'{planned.name}.options.json')
         if status == FINISHED:
             say(f'{title}: finished ({found}), skipped')
             self.check_fresh(planned, found)
@@ -174,10 +177,13 @@ class RowRunner:
             say(f'{title}: interrupted, resumes from {found}')
         else:
             say(f'{title}: {planned.stage.what}')
+        if status != NEW:
+            compare_record(planned, record)
         print(command.shown(), flush=True)
         if self.dry_run or status == FINISHED:
             return
         self.check_inputs(planned)
+        write_results(record, options_record(planned))
         log = osp.join(self.log_dir, f'{planned.name}.log')
         start = time.time()
         code = run_logged(command, log)
@@ -233,6 +239,33 @@ class RowRunner:
             write_results(self.results_file, dict(row=self.row.key, root=self.opts.root,
                                                   stages=results))
             say(f'results: {self.results_file}')
+
+
+def options_record(planned: PlannedStage) -> dict:
+    """What a stage was run with (kept beside its log), to notice a rerun with other ones."""
+    return dict(config=Path(planned.config).name if planned.config else None,
+                args=list(planned.stage.args), options=dict(planned.options))
+
+
+def compare_record(planned: PlannedStage, record: str) -> None:
+    """Say so when a finished or interrupted stage ran with other options than now: its
+    output is reused, and the user should know that it does not reflect the new ones."""
+    if not osp.isfile(record):
+        return
+    with open(record) as f:
+        before, now = json.load(f), options_record(planned)
+    if before == now:
+        return
+    old, new = before.get('options', {}), now['options']
+    changed = [f'{k}: {old.get(k, "(unset)")} -> {new.get(k, "(unset)")}'
+               for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+    if before.get('config') != now['config'] or before.get('args') != now['args']:
+        changed.insert(0, f'config/arguments: {before.get("config")} {before.get("args")} -> '
+                       f'{now["config"]} {now["args"]}')
+    where = planned.work_dir or planned.output
+    say(f'note: stage {planned.name!r} was started with other options than now '
+        f'({"; ".join(changed)}); what it wrote is reused as it is. To redo it with the new '
+        f'ones, delete {where} (or use another --work-dir-root).')
 
 
 def has_validation(planned: PlannedStage) -> bool:

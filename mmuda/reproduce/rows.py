@@ -54,13 +54,15 @@ def single_stage_rows() -> List[Row]:
                          'gta5', 'ADVENT paper Table 1 (AdvEnt)'),
             single_stage('advent', 'advent', f'advent_dlv2-r18-toy_1xb4-600_{TOY}.py', 'toy',
                          'embedded toy domains (no paper number)')]
-    for method, folder, source in (('adaptsegnet', 'adaptsegnet', 'AdaptSegNet paper'),
-                                   ('ssf-dan', 'ssf_dan', 'SSF-DAN paper')):
-        prefix = method
+    tables = {'adaptsegnet': ('AdaptSegNet', {'gta5': 1, 'synthia': 4, 'crosscity': 6}),
+              'ssf-dan': ('SSF-DAN', {'gta5': 1, 'synthia': 2, 'crosscity': 3})}
+    for method, folder in (('adaptsegnet', 'adaptsegnet'), ('ssf-dan', 'ssf_dan')):
+        paper, table = tables[method]
         for benchmark, pair in PAIRS.items():
-            rows.append(single_stage(method, folder, f'{prefix}_dlv2-r101_1xb1-150k_{pair}.py',
-                                     benchmark, f'{source}, {benchmark}'))
-        rows.append(single_stage(method, folder, f'{prefix}_dlv2-r18-toy_1xb4-600_{TOY}.py',
+            source = f'{paper} paper Table {table[benchmark.split("-")[0]]}'
+            rows.append(single_stage(method, folder, f'{method}_dlv2-r101_1xb1-150k_{pair}.py',
+                                     benchmark, source))
+        rows.append(single_stage(method, folder, f'{method}_dlv2-r18-toy_1xb4-600_{TOY}.py',
                                  'toy', 'embedded toy domains (no paper number)'))
     return rows
 
@@ -129,7 +131,7 @@ def mada_rows() -> List[Row]:
                   reads=(('train_dataloader.dataset.data_prefix.seg_map_path', 'proxies'),)),
             test('proxy', 'multi-scale + flip test of the proxy model',
                  config=proxy.replace('mada-proxy_', 'mada-proxy-ms_'), tta=True)),
-            f'mada paper Table {1 if benchmark == "gta5" else 2}'))
+            f'multi-adversarial proxies paper Table {1 if benchmark == "gta5" else 2}'))
     toy = 'dlv2-r18-toy_1xb4'
     rows.append(Row('mada', 'toy', (
         toy_data(),

@@ -10,6 +10,7 @@
 import functools
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -24,7 +25,7 @@ import yaml
 from mmengine.config import Config
 
 from conftest import REPO, load_script
-from mmuda.reproduce import RunOptions, all_rows, find_row, plan_row
+from mmuda.reproduce import PlanError, Row, RunOptions, Stage, all_rows, find_row, plan_row
 from mmuda.reproduce.plan import config_value, starts_from
 from mmuda.reproduce.stages import PSEUDO_LABELS, TEST, TRAIN, TRANSLATE
 
@@ -136,6 +137,21 @@ NO_PAPER_NUMBER = {('mada', 'synthia')}  # Table 2's multi-scale row is not in t
 
 def test_the_rows_are_the_paper_rows_with_real_configs():
     assert set(all_rows()) == EXPECTED_ROWS
+
+
+def test_every_row_is_in_the_run_book():
+    """docs/reproduce.md has the command of every real row and names every toy row."""
+    doc = (REPO / 'docs/reproduce.md').read_text()
+    documented = set()
+    for line in doc.splitlines():
+        if line.startswith('| `python tools/reproduce.py '):
+            method = line.split()[3]
+            for name in re.findall(r'(gta5|synthia|crosscity-\{[a-z,]+\})', line.split('|')[1]):
+                cities = name[len('crosscity-{'):-1].split(',') if '{' in name else [None]
+                documented |= {(method, f'crosscity-{c}' if c else name) for c in cities}
+    [toy] = re.findall(r'reproduce.py METHOD toy` for (.*?)\. They', doc, re.S)
+    documented |= {(m, 'toy') for m in re.findall(r'`([a-z-]+)`', toy)}
+    assert documented == EXPECTED_ROWS
 
 
 def work_dir_paths(node, key: str = ''):
@@ -388,6 +404,23 @@ def test_gpus_keep_the_recipe_batch_and_choose_the_launch_scripts(reproduce_main
     assert pseudo[:3] == ['srun', '-p', 'p'] and '--ntasks=4' in pseudo
     assert pseudo[pseudo.index('--launcher') + 1] == 'slurm'
     assert cmds['test'][3] == 'tools/slurm_test.sh'
+
+
+def test_a_missing_config_is_named():
+    row = Row('fada', 'nowhere', (
+        Stage('warmup', TRAIN, 'w', config='configs/fada/no_such_config.py'),
+        Stage('test', TEST, 't', of='warmup')))
+    with pytest.raises(PlanError, match=r"fada nowhere, stage 'warmup': config "
+                                        r'\S*configs/fada/no_such_config.py does not exist'):
+        plan_row(row, RunOptions())
+
+
+def test_a_row_that_reads_a_later_stage_is_refused():
+    with pytest.raises(ValueError, match="stage 'fada' reads 'warmup', which is not an earlier"):
+        Row('fada', 'x', (Stage('fada', TRAIN, 'f', config='c.py', reads=(('load_from',
+                                                                           'warmup'),)),
+                          Stage('warmup', TRAIN, 'w', config='c.py'),
+                          Stage('test', TEST, 't', of='fada')))
 
 
 def test_find_row_accepts_folder_names():
