@@ -203,8 +203,8 @@ class RowRunner:
             listed = ', '.join(f'{path} (stage {producer!r})' for path, producer in stale)
             raise RowError(f'stage {planned.name!r}: its output {done} is older than its '
                            f'input {listed}, which was written again since. Delete '
-                           f'{planned.output} to redo the stage from the new input, or '
-                           'restore the input.', status=2)
+                           f'{planned.work_dir or planned.output} to redo the stage from the '
+                           'new input, or restore the input.', status=2)
 
     def check_inputs(self, planned: PlannedStage) -> None:
         for path, producer in planned.inputs:
