@@ -19,7 +19,11 @@ from mmengine.dist import get_rank
 from mmengine.registry import init_default_scope
 from mmseg.registry import MODELS
 
-from mmuda.engine.fileio import load_segmentor_weights
+from mmuda.engine.fileio import (
+    CheckpointLoadError,
+    SegmentorWeightsError,
+    load_segmentor_weights,
+)
 from mmuda.pseudo_labels import PseudoLabelGenerator, resolve_dataset_cfg
 from mmuda.utils import destroy_distributed, init_tool_distributed, load_cli_config
 
@@ -83,7 +87,10 @@ def build_model(cfg: Config, checkpoint: str, device: str) -> torch.nn.Module:
     if not os.path.isfile(checkpoint):
         raise SystemExit(f'checkpoint {checkpoint} does not exist')
     model = MODELS.build(cfg.model)
-    load_segmentor_weights(model, checkpoint)
+    try:
+        load_segmentor_weights(model, checkpoint)
+    except (CheckpointLoadError, SegmentorWeightsError) as err:
+        raise SystemExit(f'generate_pseudo_labels.py: error: {err}') from None
     return model.to(device).eval()
 
 

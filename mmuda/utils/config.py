@@ -111,10 +111,15 @@ def _accepted_arguments(classes: list) -> Optional[set]:
 
 
 def check_cfg_options(cfg: Config, options: dict, path: str) -> None:
-    """Refuse a ``--cfg-options`` key that names nothing: a missing intermediate key (e.g.
-    ``model.decode_head.num_classes`` where the head is ``model.segmentor.decode_head``), a new
-    top-level key that is no ``Runner`` argument, or a new key of a dict with a ``type`` whose
-    class takes no such argument (e.g. ``train_cfg.max_iter``)."""
+    """Refuse a ``--cfg-options`` key that names nothing mmengine would use.
+
+    Refused: a new top-level key that is no ``Runner`` argument (``load_form``); a new key in
+    a dict with a ``type`` whose class takes no such argument (``train_cfg.max_iter``,
+    ``model.decode_head.num_classes`` where the head is ``model.segmentor.decode_head``); a
+    list index out of range. Keys below a dict without ``type`` (``data_prefix``,
+    ``randomness``) cannot be checked and pass, as do arguments of a class that takes
+    ``**kwargs`` it does not hand to its base.
+    """
     from mmengine.runner import Runner
     runner_args = set(inspect.signature(Runner.__init__).parameters) | {'runner_type'}
     for key in options:
@@ -122,23 +127,27 @@ def check_cfg_options(cfg: Config, options: dict, path: str) -> None:
         node: Any = cfg._cfg_dict
         for depth, part in enumerate(parts):
             child = _child(node, part)
-            where = '.'.join(parts[:depth]) or 'the config'
-            if child is None and depth < len(parts) - 1:
-                break  # e.g. init_cfg=None: the option creates the dict
-            if child is not _MISSING:
+            if child is not _MISSING and (child is not None or depth == len(parts) - 1):
                 node = child
                 continue
-            if depth == 0 and part in runner_args:
-                break  # a Runner argument the config leaves at mmengine's default
-            if depth == len(parts) - 1 and depth > 0 and isinstance(node, dict):
-                classes = _classes_named(node.get('type'))
-                accepted = _accepted_arguments(classes) if classes else None
-                if accepted is None or part in accepted:
-                    break  # a new argument the built class takes
+            if child is None:
+                break  # e.g. init_cfg=None: the option creates the dict
+            where = '.'.join(parts[:depth])
+            if depth == 0:
+                if part in runner_args:
+                    break  # a Runner argument the config leaves at mmengine's default
+                raise ConfigError(f'--cfg-options {key}: the config in {path} has no key '
+                                  f'{part!r} and the Runner takes no such argument'
+                                  f'{_suggest(part, _keys(node))}')
+            if isinstance(node, (list, tuple)):
+                raise ConfigError(f'--cfg-options {key}: {where} in {path} has {len(node)} '
+                                  f'items, no item {part}')
+            classes = _classes_named(node.get('type')) if isinstance(node, dict) else []
+            accepted = _accepted_arguments(classes) if classes else None
+            if accepted is not None and part not in accepted:
                 raise ConfigError(f'--cfg-options {key}: {where} ({classes[0].__name__}) takes '
                                   f'no argument {part!r}{_suggest(part, accepted)}')
-            raise ConfigError(f'--cfg-options {key}: {where} in {path} has no key {part!r}'
-                              f'{_suggest(part, _keys(node))}')
+            break  # an argument the class takes, or a dict mmuda cannot check
 
 
 def add_check_hooks(cfg: Config) -> None:

@@ -88,15 +88,17 @@ def test_the_datasets_must_agree_too(toy_root, tmp_path):
     for t in cfg.val_dataloader.dataset.pipeline:
         if t.type == 'CheckSegLabels':
             t.num_classes = None  # filled in from the (3-class) dataset
-    with pytest.raises(ValueError, match=r'val_dataloader\.dataset \(ToyStreetDataset\) has 3 '
-                                         r'classes; model\.segmentor\.decode_head\.num_classes is 7'):
+    with pytest.raises(ValueError, match=r'val_dataloader\.dataset \(ToyStreetDataset\) has '
+                                         r'3 classes; model\.segmentor\.decode_head\.num_classes '
+                                         r'is 7'):
         runner(cfg).train()
 
 
 def test_testing_refuses_too(toy_root, tmp_path):
     r = runner(with_classes(TOY_SOURCE_ONLY, toy_root, tmp_path, 5))
-    with pytest.raises(ValueError, match=r'test_dataloader\.dataset \(ToyStreetDataset\) has 7 '
-                                         r'classes; model\.segmentor\.decode_head\.num_classes is 5'):
+    with pytest.raises(ValueError, match=r'test_dataloader\.dataset \(ToyStreetDataset\) has '
+                                         r'7 classes; model\.segmentor\.decode_head\.num_classes '
+                                         r'is 5'):
         r.test()
 
 
