@@ -145,3 +145,16 @@ def test_test_tool_under_the_unsafe_environment(toy_root, tmp_path, monkeypatch)
     assert proc.returncode != 0
     assert not (evil.parent / 'marker').exists()
     assert f'cannot load checkpoint {evil}: it pickles the global posix.system' in proc.stderr
+
+
+def test_torch_older_than_2_6_is_refused_at_import(monkeypatch):
+    """The (object, pickled name) allow-list entries need torch >= 2.6; ``import mmuda`` says
+    so instead of loading checkpoints unsafely or failing on the allow-list."""
+    from mmuda.utils import version_check
+    installed = version_check._installed
+    monkeypatch.setattr(version_check, '_installed',
+                        lambda package: '2.4.1' if package == 'torch' else installed(package))
+    with pytest.raises(ImportError, match=r'torch 2\.4\.1 is unsupported, need >=2\.6\.0 \(mmuda '
+                                          r'loads every checkpoint with weights_only=True') as info:
+        version_check.check_versions()
+    print(f'\nMESSAGE ImportError: {info.value}')
