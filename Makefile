@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
-# CPU wheel by default; GPU users: make install TORCH="torch==2.4.1 --index-url ..."
+# CPU wheel by default; GPU users: make install TORCH="torch==2.6.0 --index-url ..." (torch >= 2.6)
 TORCH ?= torch==2.13.0
 MAX_JOBS ?= 2
 PY := $(VENV)/bin/python

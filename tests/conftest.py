@@ -22,6 +22,10 @@ TOY_FADA = REPO / 'configs/fada/fada_dlv2-r18-toy_1xb4-400_toy-source_toy-target
 TOY_SSF_DAN = REPO / 'configs/ssf_dan' / f'ssf-dan_{TOY}'
 TOY_ADVENT = REPO / 'configs/advent' / f'advent_{TOY}'
 TOY_MADA = REPO / 'configs/mada/mada_dlv2-r18-toy_1xb4-400_toy-source_toy-target.py'
+TOY_LDR_STAGE0 = REPO / 'configs/ldr/ldr-stage0_dlv2-r18-toy_1xb4-300_toy-source_toy-target-t2s.py'
+TOY_LDR_TRANSLATOR = REPO / 'configs/ldr' / ('ldr-translator_cyclegan-toy_1xb4-400_toy-source_'
+                                            'toy-target.py')
+TOY_LDR_PRETRAIN = REPO / 'configs/ldr/ldr-recon-pretrain_toy_1xb4-600_toy-source.py'
 NUM_CLASSES = 7
 
 
@@ -121,4 +125,66 @@ def toy_cfg(config: Path, root: Path, work_dir: Path, iters: int = 6, **override
     cfg.randomness = dict(seed=0, deterministic=True)
     cfg.env_cfg.mp_cfg.mp_start_method = 'fork'
     cfg.merge_from_dict(overrides)
+    return cfg
+
+
+def _shrink_run(cfg: Config, work_dir: Path, iters: int) -> None:
+    """Test-sized loaders, logging every iteration, a checkpoint at the end, determinism."""
+    cfg.work_dir = str(work_dir)
+    cfg.train_dataloader.update(batch_size=2, num_workers=0, persistent_workers=False)
+    cfg.train_cfg.max_iters = iters
+    cfg.default_hooks.logger.interval = 1
+    cfg.default_hooks.checkpoint.update(interval=iters, max_keep_ckpts=10)
+    cfg.randomness = dict(seed=0, deterministic=True)
+    cfg.env_cfg.mp_cfg.mp_start_method = 'fork'
+
+
+def toy_ldr_cfg(root: Path, work_dir: Path, iters: int = 6, **overrides) -> Config:
+    """LDR's toy stage 0 shrunk for tests: narrow M and D_k built from scratch (no pre-trained
+    file), reconstruction at full size (the tiny images at half size are too small for 3 D_k
+    scales), the untranslated toy target standing in for the translated one."""
+    cfg = toy_cfg(TOY_LDR_STAGE0, root, work_dir, iters=iters, **overrides)
+    cfg.model.segmentor = tiny_segmentor(aux=False)
+    cfg.model.reconstructor.update(base_channels=4, num_blocks=1, init_cfg=None)
+    cfg.model.recon_discriminator.update(discriminator=dict(base_channels=4, num_layers=1),
+                                         init_cfg=None)
+    cfg.model.recon_scale = 1.0
+    cfg.train_dataloader.dataset.target.data_prefix = dict(img_path='leftImg8bit/train',
+                                                           seg_map_path='')
+    for name in ('val_dataloader', 'test_dataloader'):
+        cfg[name].dataset.data_prefix = dict(img_path='leftImg8bit/val', seg_map_path='gtFine/val')
+    return cfg
+
+
+def toy_translator_cfg(root: Path, work_dir: Path, iters: int = 6) -> Config:
+    """LDR's toy CycleGAN translator shrunk for tests (4 base channels, one residual block,
+    32x32 crops of the tiny images)."""
+    cfg = Config.fromfile(str(TOY_LDR_TRANSLATOR))
+    cfg.model.generator.update(base_channels=4, num_blocks=1)
+    cfg.model.discriminator.update(base_channels=4)
+    _shrink_run(cfg, work_dir, iters)
+    dataset = cfg.train_dataloader.dataset
+    dataset.source.data_root = str(root / 'source')
+    dataset.target.data_root = str(root / 'target')
+    for branch in (dataset.source, dataset.target):
+        for t in branch.pipeline:
+            if t.type == 'RandomCrop':
+                t.crop_size = (32, 32)
+    cfg.translate_datasets.target_val.data_root = str(root / 'target')
+    return cfg
+
+
+def toy_recon_pretrain_cfg(root: Path, work_dir: Path, iters: int = 6) -> Config:
+    """LDR's toy pre-training of M shrunk for tests (narrow M and D_k at the tiny images'
+    size: the D_k's coarsest scale needs 8x16)."""
+    cfg = Config.fromfile(str(TOY_LDR_PRETRAIN))
+    cfg.model.reconstructor.update(base_channels=4, num_blocks=1)
+    cfg.model.recon_discriminator.update(discriminator=dict(base_channels=4, num_layers=1))
+    _shrink_run(cfg, work_dir, iters)
+    cfg.train_dataloader.dataset.data_root = str(root / 'source')
+    for t in cfg.train_dataloader.dataset.pipeline:
+        if t.type == 'Resize':
+            t.scale = (64, 32)
+    for schedulers in cfg.param_scheduler.values():
+        schedulers[0].end = iters + 1
     return cfg

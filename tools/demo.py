@@ -1,15 +1,15 @@
 """The main job of `make demo`: does adaptation beat source-only on the embedded toy domains?
 
 1. writes the toy domains (skipped when already there),
-2. trains source-only and AdaptSegNet (multi-level) through tools/train.py (skipped when the
-   final checkpoint exists, so an interrupted demo resumes where it stopped),
-3. evaluates both checkpoints on target val through ``mmseg.apis.init_model``,
-4. prints per-class IoU and mIoU side by side and saves
-   ``<work-dir>/results.json`` and a PNG grid (image, ground truth, source-only, adapted).
+2. trains source-only and AdaptSegNet (multi-level) through tools/train.py into
+   ``<work-dir>/seed<S>/<run>`` (skipped when that seed's final checkpoint exists, so an
+   interrupted demo resumes where it stopped, and another ``--seed`` trains its own runs),
+3. evaluates both checkpoints on target val (``mmuda.apis.init_uda_model``: strict loading),
+4. prints per-class IoU and mIoU side by side and saves ``<work-dir>/seed<S>/results.json``
+   and a PNG grid (image, ground truth, source-only, adapted), both written atomically.
 """
 import argparse
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,11 +20,19 @@ from PIL import Image
 from prettytable import PrettyTable
 from tqdm import tqdm
 
+from mmuda.utils.atomic_write import atomic_write, atomic_write_text
+
 REPO = Path(__file__).resolve().parents[1]
 RUNS = {
     'source-only': 'configs/source_only/source-only_dlv2-r18-toy_1xb4-600_toy-source_toy-target.py',
     'AdaptSegNet': 'configs/adaptsegnet/adaptsegnet_dlv2-r18-toy_1xb4-600_toy-source_toy-target.py',
 }
+
+
+def seed_work_dir(work_dir: str, seed: int) -> Path:
+    """Where the runs and results of one seed go: checkpoints of another seed are never
+    reused, and each seed's results.json says the seed it was trained with."""
+    return Path(work_dir) / f'seed{seed}'
 
 
 def train(config: str, work_dir: Path, seed: int, data_root: str, iters: int | None) -> Path:
@@ -66,8 +74,10 @@ def confusion(pred: np.ndarray, gt: np.ndarray, num_classes: int) -> np.ndarray:
 
 def evaluate(config: str, ckpt: Path, data_root: str) -> tuple[np.ndarray, list, list, tuple]:
     """Per-class IoU (%) on target val, the predictions, the image paths and class names."""
-    from mmseg.apis import inference_model, init_model
-    model = init_model(str(REPO / config), str(ckpt), device='cpu')
+    from mmseg.apis import inference_model
+
+    from mmuda.apis import init_uda_model
+    model = init_uda_model(str(REPO / config), str(ckpt), device='cpu')
     classes = model.dataset_meta['classes']
     n = len(classes)
     hist = np.zeros((n, n), dtype=np.int64)
@@ -88,9 +98,8 @@ def save_grid(path: Path, images: list, gts: list, preds: dict, palette: np.ndar
         tiles = [np.asarray(Image.open(img).convert('RGB')), palette[gts[i]]]
         tiles += [palette[p[i]] for p in preds.values()]
         rows.append(np.concatenate(tiles, axis=1))
-    tmp = path.with_name(f'.{path.name}.tmp')
-    Image.fromarray(np.concatenate(rows, axis=0)).save(tmp, format='PNG')
-    os.replace(tmp, path)
+    grid = Image.fromarray(np.concatenate(rows, axis=0))
+    atomic_write(path, lambda f: grid.save(f, format='PNG'))
 
 
 def main() -> None:
@@ -105,7 +114,7 @@ def main() -> None:
 
     from mmuda.datasets.toy_domains import PALETTE, generate_toy_domains
     generate_toy_domains(args.data_root)
-    work_dir = Path(args.work_dir)
+    work_dir = seed_work_dir(args.work_dir, args.seed)
     results, preds = {}, {}
     for name, config in RUNS.items():
         ckpt = train(config, work_dir / name, args.seed, args.data_root, args.iters)
@@ -120,7 +129,8 @@ def main() -> None:
     verdict = 'beats' if gain > 0 else 'does NOT beat'
     print(f'AdaptSegNet {verdict} source-only on toy target val by {gain:+.2f} mIoU '
           f'(seed {args.seed})')
-    (work_dir / 'results.json').write_text(json.dumps(dict(seed=args.seed, **results), indent=2))
+    atomic_write_text(json.dumps(dict(seed=args.seed, **results), indent=2),
+                      work_dir / 'results.json')
     gts = [load_label(p) for p in images[:6]]
     palette = np.zeros((256, 3), np.uint8)
     palette[:len(PALETTE)] = PALETTE

@@ -17,9 +17,13 @@ import torch
 from mmengine.config import Config, DictAction
 from mmengine.dist import get_rank
 from mmengine.registry import init_default_scope
-from mmengine.runner import load_checkpoint
 from mmseg.registry import MODELS
 
+from mmuda.engine.fileio import (
+    CheckpointLoadError,
+    SegmentorWeightsError,
+    load_segmentor_weights,
+)
 from mmuda.pseudo_labels import PseudoLabelGenerator, resolve_dataset_cfg
 from mmuda.utils import destroy_distributed, init_tool_distributed, load_cli_config
 
@@ -78,10 +82,15 @@ def policy_cfg(args: argparse.Namespace) -> dict:
 
 
 def build_model(cfg: Config, checkpoint: str, device: str) -> torch.nn.Module:
+    """The config's model with the checkpoint's weights, loaded strictly for the segmentor: a
+    checkpoint of another architecture is an error, not labels from a random head."""
     if not os.path.isfile(checkpoint):
         raise SystemExit(f'checkpoint {checkpoint} does not exist')
     model = MODELS.build(cfg.model)
-    load_checkpoint(model, checkpoint, map_location='cpu')
+    try:
+        load_segmentor_weights(model, checkpoint)
+    except (CheckpointLoadError, SegmentorWeightsError) as err:
+        raise SystemExit(f'generate_pseudo_labels.py: error: {err}') from None
     return model.to(device).eval()
 
 
@@ -94,10 +103,10 @@ def main() -> None:
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
     if device == 'cuda':
         torch.cuda.set_device(int(os.environ['LOCAL_RANK']))
+    model = build_model(cfg, args.checkpoint, device)  # before anything is written
     dataset = resolve_dataset_cfg(cfg, args.split_key)
     generator = PseudoLabelGenerator(dataset, policy, args.out_dir, vis=args.vis,
                                      num_workers=args.num_workers)
-    model = build_model(cfg, args.checkpoint, device)
     summary = generator.run(model, dict(checkpoint=os.path.abspath(args.checkpoint)))
     if get_rank() == 0:
         kept = sum(summary['kept_pixels'].values()) / max(1, summary['total_pixels'])

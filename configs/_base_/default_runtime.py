@@ -19,3 +19,7 @@ tta_model = dict(type='SegTTAModel')
 # Distributed runs (tools/dist_train.sh, slurm_train.sh): UDA segmentors average gradients
 # themselves between backward and step; the wrapper starts all ranks from the same weights.
 model_wrapper_cfg = dict(type='UDADataParallel')
+# Checks before a run starts: the model's class counts equal the datasets' (and each
+# CheckSegLabels gets the class count), and a loaded checkpoint holds every segmentor weight.
+# tools/train.py and tools/test.py add them to a config that replaces custom_hooks.
+custom_hooks = [dict(type='ClassCountCheckHook'), dict(type='SegmentorWeightsCheckHook')]

@@ -1,6 +1,5 @@
 """Inference on UDA checkpoints: loading a model, and a whole folder to coloured PNGs."""
 import copy
-import os
 from pathlib import Path
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
@@ -14,6 +13,7 @@ from mmseg.registry import DATASETS
 from PIL import Image
 from tqdm import tqdm
 
+from ..utils.atomic_write import atomic_write, up_to_date
 from .colorize import colorize, colorize_labels, colormap_lut, palette_lut
 
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp')
@@ -31,14 +31,17 @@ def init_uda_model(config: Union[str, Path, Config], checkpoint: Optional[str] =
                    device: str = 'cpu', cfg_options: Optional[dict] = None) -> nn.Module:
     """A model in eval mode from an mmuda config and (optionally) a checkpoint.
 
-    A thin layer over ``mmseg.apis.init_model``, which already builds UDA configs and loads
-    their checkpoints once mmuda is imported (this module is part of mmuda, so importing it
-    registers the modules and the ``weights_only`` safe globals). Added here: missing files are
-    reported by name, the caller's ``Config`` is not modified, and a model built without a
-    checkpoint gets ``dataset_meta`` (classes, palette) from the config's test dataset instead
-    of none.
+    ``mmseg.apis.init_model`` builds the model (it builds UDA configs once mmuda is imported,
+    which importing this module does). Added here: the checkpoint is loaded strictly for the
+    segmentor (:func:`~mmuda.engine.fileio.load_segmentor_weights`: a checkpoint of another
+    architecture is an error naming the missing and unexpected keys, where ``init_model`` only
+    warns and predicts with a random head), missing files are reported by name, the caller's
+    ``Config`` is not modified, and ``dataset_meta`` (classes, palette) comes from the
+    checkpoint or, without one, from the config's test dataset.
     """
     from mmseg.apis import init_model
+
+    from ..engine.fileio import load_segmentor_weights
     if isinstance(config, (str, Path)):
         if not Path(config).is_file():
             raise FileNotFoundError(f'config file not found: {config}')
@@ -47,9 +50,11 @@ def init_uda_model(config: Union[str, Path, Config], checkpoint: Optional[str] =
         config = copy.deepcopy(config)
     if checkpoint is not None and not Path(checkpoint).is_file():
         raise FileNotFoundError(f'checkpoint file not found: {checkpoint}')
-    model = init_model(config, checkpoint, device=device, cfg_options=cfg_options)
-    if getattr(model, 'dataset_meta', None) is None:
-        model.dataset_meta = config_dataset_meta(model.cfg)
+    model = init_model(config, None, device=device, cfg_options=cfg_options)
+    meta = {}
+    if checkpoint is not None:
+        meta = load_segmentor_weights(model, checkpoint).get('meta') or {}
+    model.dataset_meta = meta.get('dataset_meta') or config_dataset_meta(model.cfg)
     return model
 
 
@@ -86,14 +91,8 @@ def find_images(folder: Union[str, Path],
 
 def save_png(path: Path, rgb: np.ndarray) -> None:
     """Write an RGB uint8 image atomically: a reader never sees a half-written PNG."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f'.{path.name}.tmp')
-    try:
-        Image.fromarray(rgb).save(tmp, format='PNG')
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    image = Image.fromarray(rgb)
+    atomic_write(path, lambda f: image.save(f, format='PNG'))
 
 
 def to_original_size(m: torch.Tensor, meta: dict) -> torch.Tensor:
@@ -133,11 +132,13 @@ def predict_image(model: nn.Module, pipeline: Compose, path: Path,
             {k: to_original_size(v[0].cpu(), meta) for k, v in extra.items() if k != PREDICTION})
 
 
-def _outputs_exist(out_dir: Path, rel: Path, map_names: Optional[List[str]]) -> bool:
-    """Whether every output of an image exists; unknown map names (``None``) mean no."""
+def _outputs_exist(out_dir: Path, rel: Path, map_names: Optional[List[str]],
+                   source: Path) -> bool:
+    """Whether every output of an image exists and is newer than the image; unknown map names
+    (``None``) mean no."""
     if map_names is None:
         return False
-    return all((out_dir / name / rel).exists() for name in [PREDICTION, *map_names])
+    return all(up_to_date(out_dir / name / rel, source) for name in [PREDICTION, *map_names])
 
 
 def inference_folder(model: nn.Module, folder: Union[str, Path], out_dir: Union[str, Path],
@@ -150,7 +151,8 @@ def inference_folder(model: nn.Module, folder: Union[str, Path], out_dir: Union[
     ``maps``, ``out_dir/<map>/a/b/x.png`` for each other map of ``model.visual_maps`` (e.g.
     ``disc.main``: the discriminator's belief that a pixel is target, colour map ``cmap``),
     all at the image's original size and written atomically. ``skip_existing`` leaves images
-    whose outputs all exist untouched, so an interrupted run resumes where it stopped.
+    whose outputs all exist and are newer than the image untouched, so an interrupted run
+    resumes where it stopped.
     """
     if getattr(model, 'cfg', None) is None:
         raise ValueError('inference_folder needs a model from init_uda_model (model.cfg is '
@@ -170,12 +172,12 @@ def inference_folder(model: nn.Module, folder: Union[str, Path], out_dir: Union[
     try:
         for path in tqdm(images, desc='inference', unit='img', disable=not progress):
             rel = path.relative_to(folder).with_suffix('.png')
-            if skip_existing and _outputs_exist(out_dir, rel, map_names):
+            if skip_existing and _outputs_exist(out_dir, rel, map_names, path):
                 skipped += 1
                 continue
             pred, extra = predict_image(model, pipeline, path, maps)
             map_names = list(extra)  # known once one image has gone through the model
-            if skip_existing and _outputs_exist(out_dir, rel, map_names):
+            if skip_existing and _outputs_exist(out_dir, rel, map_names, path):
                 skipped += 1
                 continue
             save_png(out_dir / PREDICTION / rel, colorize_labels(pred, labels_lut))

@@ -7,7 +7,8 @@ translated images with ``data_prefix.img_path=out_dir``, and everything keyed by
 name (label suffixes, pseudo labels) still lines up.
 
 Writes are atomic (temporary file, then rename), so an existing output is complete and a second
-run skips it: an interrupted translation resumes where it stopped. Under DDP each rank takes a
+run skips it when it is newer than its input image: an interrupted translation resumes where it
+stopped, and an image changed since is translated again. Under DDP each rank takes a
 disjoint shard (``DefaultSampler(shuffle=False, round_up=False)``). ``translation.json`` says
 ``"status": "writing"`` while images are written and ``"complete"`` (with the count) at the end.
 """
@@ -32,7 +33,8 @@ from tqdm import tqdm
 
 from ..models.translators import CycleGANTranslator
 from ..models.translators.cyclegan_translator import DIRECTIONS, INPUT_DOMAIN, OUTPUT_DOMAIN
-from ..pseudo_labels.io import BackgroundWriter, atomic_write, write_json
+from ..pseudo_labels.io import BackgroundWriter, write_json
+from ..utils.atomic_write import atomic_write, up_to_date
 
 SUMMARY_NAME = 'translation.json'
 _TMP_SUFFIX = '.tmp'  # atomic_write's temporary files: '.<name>.<random>.tmp'
@@ -231,8 +233,11 @@ def _check_previous_summary(path: str, current: dict) -> None:
 def _rank_indices(dataset, paths: MirroredPaths) -> tuple:
     """This rank's shard, split into indices to translate and the number already done."""
     shard = list(DefaultSampler(dataset, shuffle=False, round_up=False))
-    pending = [i for i in shard
-               if not osp.isfile(paths(dataset.get_data_info(i)['img_path']))]
+    pending = []
+    for i in shard:
+        source = dataset.get_data_info(i)['img_path']
+        if not up_to_date(paths(source), source):  # missing, or the image changed since
+            pending.append(i)
     return pending, len(shard) - len(pending)
 
 

@@ -9,9 +9,10 @@ never leaves a half-converted one behind:
 2. decode every raw label, check its values against the label map and count the classes.
    Any problem found in 1 or 2 raises one :class:`RawTreeError` listing all of them, naming
    the files, before anything is written;
-3. write each trainId PNG atomically (temporary file + ``os.replace``; an output that already
-   exists with the right size and encoding is skipped, so a killed run is simply re-run), then
-   the class-statistics JSON, atomically too.
+3. write each trainId PNG atomically (:func:`mmuda.utils.atomic_write.atomic_write`); an
+   output that already holds exactly the conversion of its current raw label is kept, so a
+   killed run is simply re-run, while an output whose raw label changed since (or that was
+   edited) is written again; then the class-statistics JSON, atomically too.
 
 Raw labels are decoded twice (phases 2 and 3): the price of validating the whole tree before
 writing anything, without keeping the converted labels in memory.
@@ -19,7 +20,6 @@ writing anything, without keeping the converted labels in memory.
 import argparse
 import json
 import multiprocessing
-import os
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +29,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from ..utils.atomic_write import TEMPORARY_SUFFIX, atomic_write, atomic_write_text, temporary_target
 from .label_maps import CLASSES, IGNORE_INDEX, lookup_table
 
 STATS_FORMAT = 'mmuda-class-stats'
@@ -286,51 +287,46 @@ def _scan(job: _Job) -> Tuple[Optional[np.ndarray], Optional[str]]:
     return np.append(counts[:len(CLASSES)], counts[IGNORE_INDEX]), None
 
 
-def _is_complete(path: Path, size: Tuple[int, int]) -> bool:
-    """An output from an earlier run: right size and encoding (written atomically)."""
+def _holds(path: Path, train_ids: np.ndarray) -> bool:
+    """Whether ``path`` is an 8-bit single-channel PNG with exactly ``train_ids``' pixels."""
     try:
         header = read_png_header(path)
-    except (OSError, ValueError):
+        if header.size != train_ids.shape or (header.bit_depth, header.channels) != (8, 1):
+            return False
+        return np.array_equal(np.asarray(Image.open(path)), train_ids)
+    except (OSError, SyntaxError, ValueError):  # missing or unreadable: write it
         return False
-    return header.size == size and (header.bit_depth, header.channels) == (8, 1)
 
 
 def _remove_stale_temp_files(outputs: Iterable[Path]) -> None:
-    """Delete the temporary files a killed run left next to ``outputs`` (``.<name>.<pid>.tmp``)."""
+    """Delete the temporary files a killed run left next to ``outputs``."""
     names: Dict[Path, set] = {}
     for out in outputs:
         names.setdefault(out.parent, set()).add(out.name)
     for folder, outs in names.items():
-        for tmp in folder.glob('.*.tmp') if folder.is_dir() else ():
-            if tmp.name[1:].rsplit('.', 2)[0] in outs:
+        for tmp in folder.glob(f'.*{TEMPORARY_SUFFIX}') if folder.is_dir() else ():
+            if temporary_target(tmp.name) in outs:
                 tmp.unlink(missing_ok=True)
 
 
-def _write(job: _Job) -> None:
-    """Phase 3 worker."""
-    save_png_atomic(_train_ids(job)[0], job.sample.output)
+def _write(job: _Job) -> bool:
+    """Phase 3 worker: write the label unless the output already holds it; whether it wrote."""
+    train_ids = _train_ids(job)[0]
+    if _holds(job.sample.output, train_ids):
+        return False
+    save_png_atomic(train_ids, job.sample.output)
+    return True
 
 
 def save_png_atomic(array: np.ndarray, path: Path) -> None:
     """Write a PNG so that ``path`` is either absent or complete, even if the run is killed."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
-    try:
-        Image.fromarray(array).save(tmp, format='PNG')
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    image = Image.fromarray(array)
+    atomic_write(path, lambda f: image.save(f, format='PNG'))
 
 
 def dump_json_atomic(obj: dict, path: Path) -> None:
     """Write ``obj`` so that ``path`` is either absent or complete."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
-    try:
-        tmp.write_text(_readable_json(obj))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_write_text(_readable_json(obj), path)
 
 
 def _readable_json(obj: dict) -> str:
@@ -402,7 +398,7 @@ class ConversionSummary:
 
     def __str__(self) -> str:
         lines = [f'{self.dataset}: {self.labels} labels, {self.written} written, '
-                 f'{self.skipped} already converted (skipped)']
+                 f'{self.skipped} already up to date (kept)']
         if self.resized:
             lines.append(f'{len(self.resized)} label(s) differ in size from their image and '
                          'were resized to it (nearest neighbour):')
@@ -436,15 +432,14 @@ def convert_tree(tree: RawTree, out_dir: Path, nproc: int = 1,
         raise RawTreeError(tree, problems)
 
     _remove_stale_temp_files(j.sample.output for j in jobs)
-    todo = [j for j in jobs if not _is_complete(j.sample.output, j.size)]
-    _map(_write, todo, nproc, f'{tree.dataset}: write', progress)
+    written = sum(_map(_write, jobs, nproc, f'{tree.dataset}: write', progress))
     by_file: Dict[Path, Dict[str, np.ndarray]] = {}
     for job, (counts, _) in zip(jobs, scanned):
         by_file.setdefault(job.sample.stats_file, {})[job.sample.stats_key] = counts
     for path, counts in by_file.items():
         dump_json_atomic(class_stats(tree.dataset, counts), path)
     link_image_dirs(tree, out_dir)
-    return ConversionSummary(tree.dataset, len(jobs), len(todo), len(jobs) - len(todo),
+    return ConversionSummary(tree.dataset, len(jobs), written, len(jobs) - written,
                              resized, sorted(by_file))
 
 

@@ -14,13 +14,14 @@ Files are written in the Cityscapes layout (``leftImg8bit/<split>/toy/*_leftImg8
 ``gtFine/<split>/toy/*_gtFine_labelTrainIds.png``) so the real datasets' code paths are used.
 """
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Dict, Tuple
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
+
+from ..utils.atomic_write import atomic_write, atomic_write_text
 
 CLASSES = ('road', 'sidewalk', 'building', 'vegetation', 'sky', 'car', 'person')
 PALETTE = [[128, 64, 128], [244, 35, 232], [70, 70, 70], [107, 142, 35], [70, 130, 180],
@@ -184,10 +185,8 @@ def apply_appearance(rng: np.random.Generator, image: np.ndarray, label: np.ndar
 
 def _save_png(array: np.ndarray, path: Path) -> None:
     """Write atomically: a killed run never leaves a truncated PNG behind."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f'.{path.name}.tmp')
-    Image.fromarray(array).save(tmp, format='PNG')
-    os.replace(tmp, path)
+    image = Image.fromarray(array)
+    atomic_write(path, lambda f: image.save(f, format='PNG'))
 
 
 def generate_toy_domains(root: str, spec: ToyDomainsSpec = ToyDomainsSpec(),
@@ -216,7 +215,5 @@ def generate_toy_domains(root: str, spec: ToyDomainsSpec = ToyDomainsSpec(),
             name = f'toy_{i:06d}_000019'
             _save_png(image, out / 'leftImg8bit' / split / 'toy' / f'{name}_leftImg8bit.png')
             _save_png(label, out / 'gtFine' / split / 'toy' / f'{name}_gtFine_labelTrainIds.png')
-        tmp = meta_file.with_name('.meta.json.tmp')
-        tmp.write_text(json.dumps(meta, indent=2))
-        os.replace(tmp, meta_file)
+        atomic_write_text(json.dumps(meta, indent=2), meta_file)
     return paths

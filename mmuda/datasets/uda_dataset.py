@@ -11,7 +11,7 @@ from mmengine.logging import print_log
 from mmseg.registry import DATASETS
 
 from .file_checks import image_folder_problem, missing_label_files, unreadable_file
-from .transforms import CheckSegLabels
+from .transforms import CheckSegLabels, bind_label_checks
 
 
 @DATASETS.register_module()
@@ -92,18 +92,7 @@ class UDADataset:
     def _bind_label_check(self) -> None:
         """Give a ``CheckSegLabels`` without ``num_classes`` the source's class count, and
         refuse one whose count disagrees with the class list (a stale config value)."""
-        classes = self.source.metainfo.get('classes') or ()
-        for transform in self._transforms(self.source):
-            if not isinstance(transform, CheckSegLabels) or not classes:
-                continue
-            if transform.num_classes is None:
-                transform.num_classes = len(classes)
-            elif transform.num_classes != len(classes):
-                raise ValueError(
-                    f'UDADataset: CheckSegLabels in the source pipeline has num_classes='
-                    f'{transform.num_classes}, but the source dataset '
-                    f'({type(self.source).__name__}) has {len(classes)} classes: fix '
-                    'train_dataloader.dataset.source.pipeline')
+        bind_label_checks(self.source, 'train_dataloader.dataset.source')
 
     def _strip_target_annotations(self) -> None:
         """Target labels must not be read, let alone reach a loss or a label-driven crop."""

@@ -25,7 +25,6 @@ never need to be in memory together.
 import csv
 import io
 import math
-import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +33,8 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from mmuda.utils.atomic_write import atomic_write, atomic_write_text
 
 Tensor = torch.Tensor
 
@@ -253,15 +254,6 @@ def to_markdown(rows: List[dict], header: Iterable[str] = ()) -> str:
     return '\n'.join(lines) + '\n'
 
 
-def _atomic_write(path: Path, write) -> None:
-    """``write(tmp_path)`` then rename: readers never see a half-written file."""
-    tmp = path.with_name(f'.{path.name}.tmp')
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def plot_ccd(path: Path, summary: Dict[str, np.ndarray], classes: Sequence[str],
@@ -282,7 +274,7 @@ def plot_ccd(path: Path, summary: Dict[str, np.ndarray], classes: Sequence[str],
     ax.legend()
     fig.tight_layout()
     try:
-        _atomic_write(path, lambda p: fig.savefig(p, format='png', dpi=100))
+        atomic_write(path, lambda f: fig.savefig(f, format='png', dpi=100))
     finally:
         plt.close(fig)
 
@@ -295,7 +287,7 @@ def write_report(out_dir: str, summary: Dict[str, np.ndarray], classes: Sequence
     out.mkdir(parents=True, exist_ok=True)
     rows = report_rows(summary, classes)
     paths = dict(csv=out / 'ccd.csv', md=out / 'ccd.md', png=out / 'ccd.png')
-    _atomic_write(paths['csv'], lambda p: p.write_text(to_csv(rows)))
-    _atomic_write(paths['md'], lambda p: p.write_text(to_markdown(rows, header)))
+    atomic_write_text(to_csv(rows), paths['csv'])
+    atomic_write_text(to_markdown(rows, header), paths['md'])
     plot_ccd(paths['png'], summary, classes, title)
     return paths

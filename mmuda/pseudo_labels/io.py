@@ -4,7 +4,6 @@ import json
 import math
 import os
 import os.path as osp
-import tempfile
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable, Deque, Optional, Sequence
@@ -12,27 +11,9 @@ from typing import Callable, Deque, Optional, Sequence
 import numpy as np
 from PIL import Image
 
+from ..utils.atomic_write import atomic_write
+
 SUMMARY_NAME = 'pseudo_labels.json'
-
-
-def atomic_write(path: str, write: Callable[[object], None]) -> None:
-    """Write through ``write(file)`` into a temporary file of the same directory, then rename.
-
-    ``os.replace`` is atomic on one file system, so a reader (e.g. a training dataloader while
-    the hook regenerates labels) sees either the old or the new complete file, and an
-    interrupted write leaves no partial file behind.
-    """
-    directory = osp.dirname(osp.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f'.{osp.basename(path)}.', suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def write_png(path: str, array: np.ndarray) -> None:

@@ -1,7 +1,13 @@
-"""Make checkpoints that mmengine saved loadable under torch's ``weights_only=True`` default.
+"""Load checkpoints safely: ``weights_only=True`` always, with an allow-list of what mmengine saves.
 
-torch >= 2.6 loads with ``weights_only=True`` unless told otherwise, and mmengine 0.10.7 calls
-``torch.load`` without the argument. Its own checkpoints then fail to load: the ``message_hub``
+Every checkpoint mmuda loads goes through :func:`safe_torch_load`, which passes
+``weights_only=True`` explicitly. torch's default is not relied on: torch < 2.6 defaults to
+``weights_only=False`` (any pickled code runs), ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1`` (the
+workaround users set for mmengine's loading errors) turns the default off again on torch >= 2.6,
+and ``torch.hub.load_state_dict_from_url`` passes ``weights_only=False`` itself.
+
+mmengine 0.10.7 calls ``torch.load`` without the argument, so on torch >= 2.6 its own
+checkpoints fail to load with the safe default: the ``message_hub``
 state holds ``HistoryBuffer`` objects, numpy arrays and scalars, and the class-level dict of
 HistoryBuffer statistics, whose functions (``HistoryBuffer.min`` ...) pickle as
 ``getattr(HistoryBuffer, 'min')``.
@@ -14,9 +20,11 @@ methods of ``HistoryBuffer`` and refuses everything else. A checkpoint carrying 
 still fails with torch's own message.
 """
 import pickle
-from typing import Any, Callable
+from typing import IO, Any, Callable, Optional, Union
 
 import torch
+
+FileLike = Union[str, IO[bytes]]
 
 
 def _numpy_globals() -> list:
@@ -51,7 +59,16 @@ def checkpoint_safe_globals() -> list:
 
 
 def register_checkpoint_safe_globals() -> None:
-    """Allow-list the globals of :func:`checkpoint_safe_globals` (no-op on torch < 2.4)."""
-    add_safe_globals = getattr(torch.serialization, 'add_safe_globals', None)
-    if add_safe_globals is not None:
-        add_safe_globals(checkpoint_safe_globals())
+    """Allow-list the globals of :func:`checkpoint_safe_globals`.
+
+    The ``(function, pickled name)`` entries need torch >= 2.6 (torch 2.4/2.5 key every entry by
+    its own ``__module__.__name__``), the floor :mod:`mmuda.utils.version_check` enforces.
+    """
+    torch.serialization.add_safe_globals(checkpoint_safe_globals())
+
+
+def safe_torch_load(f: FileLike, map_location: Optional[Any] = None) -> Any:
+    """``torch.load`` with ``weights_only=True`` passed explicitly: a pickled global outside
+    torch's own types and :func:`checkpoint_safe_globals` is refused, whatever torch's default
+    or ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` say."""
+    return torch.load(f, map_location=map_location, weights_only=True)

@@ -10,7 +10,9 @@ from packaging.version import Version
 
 # package -> (lowest supported, first unsupported, why)
 SUPPORTED = {
-    'torch': ('1.13.0', None, 'torch >= 1.13 is needed by mmengine 0.10'),
+    'torch': ('2.6.0', None, 'mmuda loads every checkpoint with weights_only=True and an '
+              'allow-list of (object, pickled name) pairs, which torch.serialization.'
+              'add_safe_globals accepts from torch 2.6'),
     'mmcv': ('2.0.0rc4', '2.2.0', 'mmseg 1.2.x asserts 2.0.0rc4 <= mmcv < 2.2.0'),
     'mmengine': ('0.10.0', '1.0.0', 'mmuda is tested with mmengine 0.10.7'),
     'mmsegmentation': ('1.2.0', '1.3.0', 'mmuda is written against mmseg 1.2.x'),

@@ -136,8 +136,9 @@ def test_label_check_count_is_filled_in_or_checked_against_the_class_list(toy):
         return domain(toy, 'source', pipeline)
     ds = uda(toy, source=source_with(None))
     assert ds.source.pipeline.transforms[2].num_classes == 7
-    with raises(ValueError, r'CheckSegLabels in the source pipeline has num_classes=19, but the '
-                r'source dataset \(ToyStreetDataset\) has 7 classes'):
+    with raises(ValueError, r'CheckSegLabels in train_dataloader\.dataset\.source\.pipeline has '
+                r'num_classes=19, but train_dataloader\.dataset\.source \(ToyStreetDataset\) has '
+                r'7 classes'):
         uda(toy, source=source_with(19))
 
 

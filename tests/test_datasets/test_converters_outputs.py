@@ -2,6 +2,7 @@
 class statistics, ``--out-dir`` and ``--nproc``."""
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,6 +25,7 @@ from test_real_trees import (
 
 from mmuda.datasets.convert import convert_tree, load_class_stats, read_png_header
 from mmuda.datasets.label_maps import CLASSES
+from mmuda.utils.atomic_write import temporary_name
 
 
 def convert(tool, root, out_dir=None, nproc=1):
@@ -63,7 +65,7 @@ def test_rerun_skips_finished_files_and_redoes_broken_ones(tmp_path):
     assert (first.written, first.skipped) == (3, 0)
     outs = sorted((root / 'labels').glob('*_labelTrainIds.png'))
     stamps = [os.stat(p).st_mtime_ns for p in outs]
-    stale = root / 'labels' / '.00003_labelTrainIds.png.999.tmp'
+    stale = Path(temporary_name(root / 'labels' / '00003_labelTrainIds.png'))
     stale.write_bytes(b'half')  # left by a run killed with SIGKILL
     again = convert('gta5', root)
     assert (again.written, again.skipped) == (0, 3) and not stale.exists()
@@ -76,12 +78,29 @@ def test_rerun_skips_finished_files_and_redoes_broken_ones(tmp_path):
         assert np.array_equal(read(out), labelid_to_train(labelid_map(k)))
 
 
+def test_a_changed_raw_label_or_an_edited_output_is_converted_again(tmp_path):
+    """An output is kept only when it holds the conversion of its current raw label: a raw label
+    rewritten after the conversion, or an output edited by hand (same size and encoding, other
+    pixels), is written again; the untouched one is kept (same mtime)."""
+    root = write_gta5(tmp_path, n=3)
+    convert('gta5', root)
+    outs = sorted((root / 'labels').glob('*_labelTrainIds.png'))
+    stamp = os.stat(outs[2]).st_mtime_ns
+    _palette_png(labelid_map(2), root / 'labels' / '00001.png')  # the source changed
+    edited = (read(outs[1]) == 0).astype(np.uint8)
+    Image.fromarray(edited).save(outs[1])  # same size and encoding, other content
+    again = convert('gta5', root)
+    assert (again.written, again.skipped) == (2, 1)
+    assert np.array_equal(read(outs[0]), labelid_to_train(labelid_map(2)))
+    assert np.array_equal(read(outs[1]), labelid_to_train(labelid_map(2)))
+    assert os.stat(outs[2]).st_mtime_ns == stamp
+
+
 def test_writes_are_atomic(tmp_path, monkeypatch):
     root = write_gta5(tmp_path, n=2)
 
     def killed(self, fp, *args, **kwargs):
-        with open(fp, 'wb') as f:
-            f.write(b'\x89PNG partial')
+        fp.write(b'\x89PNG partial')
         raise KeyboardInterrupt  # the run is killed in the middle of a write
 
     monkeypatch.setattr(Image.Image, 'save', killed)

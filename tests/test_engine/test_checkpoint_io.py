@@ -18,7 +18,7 @@ from mmengine.fileio import get_file_backend
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint
 
-import mmuda.engine.fileio.atomic_local_backend as atomic
+import mmuda.utils.atomic_write as atomic
 from conftest import REPO, TOY_ADAPTSEGNET, TOY_SOURCE_ONLY, toy_cfg
 from mmuda.engine.fileio import AtomicLocalBackend, RefusedCheckpointError
 

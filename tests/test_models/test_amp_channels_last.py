@@ -242,3 +242,59 @@ def test_config_switches_train_and_validate_through_the_runner(toy_root, tmp_pat
     losses = [v for line in scalars for k, v in json.loads(line).items()
               if 'loss' in k]
     assert losses and all(math.isfinite(v) for v in losses)
+
+
+# ---------------------------------------------------------------------------------- loss scaling
+INIT_SCALE = 2.0 ** 10
+NEEDS_CUDA = pytest.mark.skipif(
+    not torch.cuda.is_available(),
+    reason='float16 autocast with dynamic loss scaling (what tools/train.py --amp selects on a '
+           'GPU) needs CUDA: mmengine autocasts on CPU only to bfloat16 and its GradScaler '
+           'disables itself without CUDA; the cpu case runs the same step with a stand-in scaler')
+
+
+def scaled_wrappers(model: nn.Module, device: str) -> OptimWrapperDict:
+    """``AmpOptimWrapper`` per child with dynamic loss scaling that grows after every good step.
+    On CUDA: float16 and mmengine's own ``GradScaler``, as ``--amp`` builds them. On CPU:
+    bfloat16 (mmengine's CPU autocast) and a stand-in for the disabled CUDA scaler,
+    ``torch.amp.GradScaler('cpu')``, which scales, unscales, skips non-finite steps and adapts
+    the scale exactly as the CUDA one."""
+    scale = dict(init_scale=INIT_SCALE, growth_interval=1)
+    dtype = 'float16' if device == 'cuda' else 'bfloat16'
+
+    def entry(lr: float) -> dict:
+        return dict(type='AmpOptimWrapper', dtype=dtype, loss_scale=scale,
+                    optimizer=dict(type='SGD', lr=lr))
+    wrappers = OPTIM_WRAPPER_CONSTRUCTORS.build(dict(
+        type='UDAOptimWrapperConstructor',
+        optim_wrapper_cfg=dict(segmentor=entry(LR_SEG), discriminators=entry(LR_D))))(model)
+    if device == 'cpu':
+        for name in wrappers.keys():
+            wrappers[name].loss_scaler = torch.amp.GradScaler('cpu', **scale)
+    return wrappers
+
+
+@pytest.mark.parametrize('device', ['cpu', pytest.param('cuda', marks=NEEDS_CUDA)])
+def test_dynamic_loss_scaling_through_the_uda_step(device, cpu_amp):
+    """The fp16 path of ``--amp``: each optimizer scales its own step's loss, the update is the
+    unscaled one (within the AMP tolerance of the bfloat16 test above), a good step grows the
+    scale, and an overflowing gradient skips that optimizer's step and halves its scale while
+    the other optimizer steps on."""
+    plain, amp = twin('adaptsegnet')
+    plain.to(device), amp.to(device)
+    before = {n: p.detach().clone() for n, p in plain.named_parameters()}
+    w_plain, w_amp = sgd_wrappers(plain), scaled_wrappers(amp, device)
+    plain.train_step(make_batch(0), w_plain)
+    amp.train_step(make_batch(0), w_amp)
+    for child in w_amp.keys():
+        assert update_error(before, amp, plain, child) < 0.15, child
+        assert w_amp[child].loss_scaler.get_scale() == 2 * INIT_SCALE, child  # grew
+    weight = amp.segmentor.decode_head.branches[0].weight
+    handle = weight.register_hook(lambda grad: torch.full_like(grad, math.inf))
+    snapshot = {n: p.detach().clone() for n, p in amp.named_parameters()}
+    amp.train_step(make_batch(1), w_amp)
+    handle.remove()
+    moved = {n.split('.')[0] for n, p in amp.named_parameters() if not torch.equal(p, snapshot[n])}
+    assert moved == {'discriminators'}  # the segmentor's step was skipped, D's was not
+    assert w_amp['segmentor'].loss_scaler.get_scale() == INIT_SCALE  # halved
+    assert w_amp['discriminators'].loss_scaler.get_scale() == 4 * INIT_SCALE

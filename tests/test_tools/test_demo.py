@@ -35,3 +35,36 @@ def test_save_grid_writes_a_png(tmp_path, toy_root):
     demo.save_grid(tmp_path / 'grid.png', images, gts, preds, palette)
     assert Image.open(tmp_path / 'grid.png').size == (64 * 4, 32 * 2)
     assert not list(tmp_path.glob('.*.tmp'))
+
+
+def test_each_seed_trains_and_reports_in_its_own_work_dir(tmp_path, toy_root, monkeypatch):
+    """`--seed 1` after a seed-0 demo used to find seed 0's checkpoints in the shared work dir,
+    skip training and label seed 0's numbers "seed 1" in results.json."""
+    import json
+
+    from mmuda.datasets import toy_domains
+    trained = []
+
+    def fake_train(config, work_dir, seed, data_root, iters):
+        trained.append((work_dir, seed))
+        return work_dir / 'iter_600.pth'
+
+    def fake_evaluate(config, ckpt, data_root):
+        images = sorted((toy_root / 'target/leftImg8bit/val').rglob('*.png'))
+        preds = [demo.load_label(p) for p in images]
+        seed = int(ckpt.parent.parent.name[len('seed'):])
+        return np.full(7, 10.0 * (seed + 1)), preds, images, tuple(f'c{i}' for i in range(7))
+
+    monkeypatch.setattr(toy_domains, 'generate_toy_domains', lambda root: None)
+    monkeypatch.setattr(demo, 'train', fake_train)
+    monkeypatch.setattr(demo, 'evaluate', fake_evaluate)
+    for seed in (0, 1):
+        monkeypatch.setattr(sys, 'argv', ['demo.py', '--work-dir', str(tmp_path), '--seed',
+                                          str(seed), '--data-root', str(toy_root)])
+        demo.main()
+    assert trained == [(tmp_path / f'seed{s}' / name, s) for s in (0, 1) for name in demo.RUNS]
+    for seed in (0, 1):
+        results = json.loads((tmp_path / f'seed{seed}' / 'results.json').read_text())
+        assert results['seed'] == seed and results['AdaptSegNet']['mIoU'] == 10.0 * (seed + 1)
+        assert (tmp_path / f'seed{seed}' / 'demo_grid.png').is_file()
+    assert not list(tmp_path.rglob('*.tmp'))

@@ -1,4 +1,6 @@
 """mmuda.apis (init_uda_model, inference_folder) and tools/analysis_tools/visualize.py."""
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -77,6 +79,21 @@ def test_skip_existing_and_no_maps(trained, tmp_path):
     assert with_maps[:2] == (4, 0)  # the maps were missing
     assert inference_folder(model, val, tmp_path, maps=True, skip_existing=True,
                             progress=False)[:2] == (0, 4)
+
+
+def test_skip_existing_redoes_an_image_changed_since(trained, tmp_path):
+    config, ckpt, val = trained
+    model = init_uda_model(config, ckpt)
+    images = Path(shutil.copytree(val, tmp_path / 'images'))
+    inference_folder(model, images, tmp_path / 'out', progress=False)
+    changed = images_of(images)[0]
+    output = tmp_path / 'out' / 'prediction' / changed.relative_to(images).with_suffix('.png')
+    earlier = changed.stat().st_mtime_ns - 10_000_000_000
+    os.utime(output, ns=(earlier, earlier))  # the input was rewritten after its prediction
+    again = inference_folder(model, images, tmp_path / 'out', skip_existing=True,
+                             progress=False)
+    assert again[:2] == (1, 3)
+    assert output.stat().st_mtime_ns >= changed.stat().st_mtime_ns
 
 
 def test_model_without_checkpoint_gets_the_config_palette(trained):

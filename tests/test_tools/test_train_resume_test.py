@@ -21,11 +21,16 @@ from conftest import (
     TOY_SSF_DAN,
     tiny_segmentor,
     toy_cfg,
+    toy_ldr_cfg,
+    toy_recon_pretrain_cfg,
+    toy_translator_cfg,
 )
 
 HERE = Path(__file__).resolve().parent
 ITERS, KILL_AT = 6, 4
-# Every landed method, one line each: its toy config and loss terms its log must contain.
+# Every landed method and training stage, one line each: its toy config (or a function building
+# the shrunk config from the toy root, work dir and iterations) and loss terms its log must
+# contain.
 METHODS = [
     pytest.param(TOY_SOURCE_ONLY, {'src.decode.loss_ce', 'src.aux.loss_ce'}, id='source_only'),
     pytest.param(TOY_ADAPTSEGNET, {'src.decode.loss_ce', 'adv.main.loss_gen', 'disc.aux.loss_tgt'},
@@ -38,7 +43,20 @@ METHODS = [
                  id='mada'),
     pytest.param(TOY_ADVENT, {'src.decode.loss_ce', 'adv.main.loss_gen', 'disc.aux.loss_tgt'},
                  id='advent'),
+    pytest.param(toy_ldr_cfg, {'src.decode.loss_ce', 'adv.main.loss_gen', 'rec.tgt.loss_vgg',
+                               'disc.rec.tgt.loss_real'}, id='ldr_segmentor_stage'),
+    pytest.param(toy_translator_cfg, {'gen.t2s.loss_gan', 'cyc.source.loss_l1',
+                                      'disc.target.loss_real'}, id='ldr_translator'),
+    pytest.param(toy_recon_pretrain_cfg, {'rec.loss_vgg', 'rec.loss_fm', 'disc.rec.loss_real'},
+                 id='ldr_reconstruction_pretraining'),
 ]
+
+
+def build(config, root: Path, work: Path, iters: int):
+    """The shrunk test config of a METHODS entry."""
+    if callable(config):
+        return config(root, work, iters)
+    return toy_cfg(config, root, work, iters=iters)
 
 
 def run_tool(tool: str, *args: str, returncode: int = 0) -> str:
@@ -76,7 +94,7 @@ def full_runs(toy_root, tmp_path_factory):
     def full_run_of(config: Path):
         if config not in runs:
             work = tmp_path_factory.mktemp('full')
-            cfg = dump(toy_cfg(config, toy_root, work, iters=ITERS), work / 'cfg.py')
+            cfg = dump(build(config, toy_root, work, ITERS), work / 'cfg.py')
             run_tool('train.py', cfg)
             runs[config] = work, cfg
         return runs[config]
@@ -94,14 +112,14 @@ def test_kill_and_resume_reproduce_uninterrupted_losses(full_runs, toy_root, tmp
     """SIGKILL right after iteration KILL_AT, --resume: the loss log equals the uninterrupted
     run's (deterministic CPU), term by term."""
     [full] = logged_losses(full_runs(config)[0])
-    cfg = toy_cfg(config, toy_root, tmp_path, iters=ITERS)
+    cfg = build(config, toy_root, tmp_path, ITERS)
     cfg.default_hooks.checkpoint.interval = KILL_AT
     cfg.custom_imports.imports.append('kill_at_iter')
     cfg.custom_hooks = [dict(type='KillAtIterHook', iteration=KILL_AT)]
     run_tool('train.py', dump(cfg, tmp_path / 'killed.py'), returncode=-signal.SIGKILL)
     assert (tmp_path / 'last_checkpoint').read_text() == str(tmp_path / f'iter_{KILL_AT}.pth')
-    run_tool('train.py', dump(toy_cfg(config, toy_root, tmp_path, iters=ITERS),
-                              tmp_path / 'resume.py'), '--resume')
+    run_tool('train.py', dump(build(config, toy_root, tmp_path, ITERS), tmp_path / 'resume.py'),
+             '--resume')
     killed, resumed = logged_losses(tmp_path)
     assert sorted(full) == list(range(1, ITERS + 1))
     assert sorted(killed) == list(range(1, KILL_AT + 1))

@@ -2,6 +2,7 @@
 atomic, refused output folders, named errors; the toy translator config through tools/train.py."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -84,6 +85,22 @@ def test_second_run_skips_existing_outputs(model, toy_root, tmp_path):
     assert (summary['written'], summary['skipped'], summary['count']) == (1, 3, 4)
     assert files[0].is_file()
     assert {f: f.stat().st_mtime_ns for f in files[1:]} == stamps
+
+
+def test_an_image_changed_since_its_translation_is_translated_again(model, toy_root, tmp_path):
+    """The skip of finished outputs compares times: an input image rewritten after its
+    translation (newer than the output) is translated again, the others are kept."""
+    src = Path(shutil.copytree(toy_root / 'target', tmp_path / 'target'))
+    out = tmp_path / 'translated'
+    translate_dataset(model, val_cfg(tmp_path), str(out), progress=False)
+    changed = src / 'leftImg8bit/val' / images_under(out)[0]
+    Image.fromarray(255 - np.asarray(Image.open(changed))).save(changed)
+    earlier = changed.stat().st_mtime_ns - 10_000_000_000
+    os.utime(out / images_under(out)[0], ns=(earlier, earlier))  # translated before the change
+    summary = translate_dataset(model, val_cfg(tmp_path), str(out), progress=False)
+    assert (summary['written'], summary['skipped']) == (1, 3)
+    np.testing.assert_array_equal(np.asarray(Image.open(out / images_under(out)[0])),
+                                  expected_translation(model, changed))
 
 
 def test_interrupted_runs_leave_no_partial_file_and_resume(model, toy_root, tmp_path,

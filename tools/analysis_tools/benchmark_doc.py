@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Sequence, Tuple
 
+from mmuda.utils.atomic_write import atomic_write_text
+
 
 def markers(name: str) -> Tuple[str, str]:
     return f'<!-- begin {name} -->', f'<!-- end {name} -->'
@@ -29,9 +31,7 @@ def write_section(path: str, name: str, text: str) -> None:
         new = head + block + rest.split(end, 1)[1]
     else:
         new = (old.rstrip() + '\n\n' if old.strip() else '') + block + '\n'
-    tmp = page.with_name(f'.{page.name}.tmp')
-    tmp.write_text(new)
-    os.replace(tmp, page)
+    atomic_write_text(new, page)
 
 
 def command_line(argv: Sequence[str] = None) -> str:

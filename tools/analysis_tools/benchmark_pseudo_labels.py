@@ -219,7 +219,7 @@ def main() -> None:
         print(json.dumps(worker(mode, int(n), root, args.config)))
         return
     from mmuda.datasets.toy_domains import ToyDomainsSpec, generate_toy_domains
-    from mmuda.pseudo_labels.io import atomic_write
+    from mmuda.utils.atomic_write import atomic_write
     with tempfile.TemporaryDirectory() as root:
         spec = ToyDomainsSpec(height=args.size[0], width=args.size[1],
                               num_train=max(args.sizes), num_val=1)

@@ -28,7 +28,9 @@ from typing import Dict, List, Optional, Union
 
 import torch
 from mmengine.config import Config, DictAction
-from mmengine.runner import Runner, load_checkpoint
+from mmengine.runner import Runner
+
+from mmuda.engine.fileio import load_segmentor_weights
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchmark_doc import command_line, load_note, write_section  # noqa: E402
@@ -72,7 +74,7 @@ def build_runners(cfg: Config, work_dir: str, images: Optional[int], workers: Op
     runners = {name: Runner.from_cfg(c) for name, c in cfgs.items()}
     uda = runners['mmuda'].model
     if checkpoint:
-        load_checkpoint(uda, checkpoint, map_location='cpu')
+        load_segmentor_weights(uda, checkpoint)  # strict for the segmentor
     plain = runners['mmseg'].model
     plain.load_state_dict(uda.segmentor.state_dict())
     return runners

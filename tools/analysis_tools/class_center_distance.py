@@ -23,10 +23,10 @@ import torch
 import torch.nn.functional as F
 from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
-from mmseg.apis import init_model
 from mmseg.registry import DATASETS
 from tqdm import tqdm
 
+from mmuda.apis import init_uda_model
 from mmuda.evaluation.class_center_distance import (
     CCDAccumulator,
     downsample_labels,
@@ -184,7 +184,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     init_default_scope(cfg.get('default_scope', 'mmseg'))
     configs = domain_datasets(cfg, args.target_split, args.target_labels == 'gt')
     datasets = {d: DATASETS.build(c) for d, c in configs.items()}
-    model = init_model(cfg, args.checkpoint, device=args.device)
+    model = init_uda_model(cfg, args.checkpoint, device=args.device)  # strict for the segmentor
     model.eval()
     num_classes = unwrap(model).decode_head.num_classes
     classes = list(datasets['source'].metainfo['classes'])

@@ -20,7 +20,8 @@ VAL_IMG="val_dataloader.dataset.data_prefix.img_path=$D/translated/val"
 CKPT='{work_dir}/pretrain/seed{seed}/iter_600.pth'
 $PY tools/analysis_tools/toy_seeds.py --work-dir "$W" --seeds $SEEDS \
   --run translator=$TR \
-  --exec translate="$PY tools/translate_dataset.py $TR {work_dir}/translator/seed{seed}/iter_400.pth --out-dir $D/translated/train && $PY tools/translate_dataset.py $TR {work_dir}/translator/seed{seed}/iter_400.pth --split-key translate_datasets.target_val --out-dir $D/translated/val" \
+  --exec translate="$PY tools/translate_dataset.py $TR {work_dir}/translator/seed{seed}/iter_400.pth --out-dir $D/translated/train" \
+  --exec translate_val="$PY tools/translate_dataset.py $TR {work_dir}/translator/seed{seed}/iter_400.pth --split-key translate_datasets.target_val --out-dir $D/translated/val" \
   --run pretrain=$PRE \
   --run stage0=$S0 \
   --options "stage0=model.reconstructor.init_cfg.checkpoint=$CKPT" \

@@ -18,13 +18,14 @@ the same iteration replaces an earlier one), a timestamp dir, or a ``scalars.jso
 import argparse
 import fnmatch
 import json
-import os
 import sys
 from collections import defaultdict
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
+
+from mmuda.utils.atomic_write import atomic_write
 
 # Every prefixed loss term, incl. the D step's total 'disc.loss' (not the segmentor's 'loss').
 DEFAULT_KEYS = ('*.*loss*', 'disc.*.acc', 'mIoU*')
@@ -149,15 +150,10 @@ def plot(panels: Dict[str, Curves], out: Path, title: str, window: int) -> None:
     axes[-1, 0].set_xlabel('iteration')
     fig.suptitle(title)
     fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f'.{out.name}.tmp')
     try:
-        fig.savefig(tmp, format='png', dpi=100)
-        os.replace(tmp, out)
+        atomic_write(out, lambda f: fig.savefig(f, format='png', dpi=100))
     finally:
         plt.close(fig)
-        if tmp.exists():
-            tmp.unlink()
 
 
 def main(argv: Optional[List[str]] = None) -> None:

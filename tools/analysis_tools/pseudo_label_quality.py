@@ -26,7 +26,7 @@ from PIL import Image
 from prettytable import PrettyTable
 from tqdm import tqdm
 
-from mmuda.engine.fileio import atomic_write_text
+from mmuda.utils.atomic_write import atomic_write_text
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

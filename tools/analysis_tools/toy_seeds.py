@@ -9,9 +9,13 @@ one's checkpoint (a two-stage method's warm-up). ``--options NAME=KEY=VALUE`` ad
         --run warmup=configs/fada/fada-warmup_...py --run fada=configs/fada/fada_...py \\
         --options 'fada=load_from={work_dir}/warmup/seed{seed}/iter_200.pth'
 
-``--exec NAME=COMMAND`` puts a shell command (a translation, pseudo labels) between the runs, in
-the same order as the ``--run`` entries; ``{seed}`` and ``{work_dir}`` are filled in as above
-(``configs/ldr/README.md`` runs LDR's whole pipeline this way).
+``--exec NAME=COMMAND`` puts a command (a translation, pseudo labels) between the runs, in the
+same order as the ``--run`` entries. It runs without a shell: COMMAND is split into arguments
+as a shell splits words (quotes group), then ``{seed}`` and ``{work_dir}`` are filled into each
+argument, so a path with spaces or shell characters stays one argument and is never
+interpreted; a leading ``python`` is the interpreter running this script. Shell operators
+(``&&``, ``|``, ``;``, redirections) are refused: give one ``--exec`` per command
+(``tools/analysis_tools/ldr_toy_seeds.sh`` runs LDR's whole pipeline this way).
 
 A run whose final checkpoint exists is not retrained, and a command that finished is not run
 again (an interrupted sweep resumes). The mIoU of the validation at the end of training is read
@@ -21,13 +25,16 @@ to ``WORK_DIR/results.json``.
 """
 import argparse
 import json
-import os
+import shlex
 import statistics
 import subprocess
 import sys
 from pathlib import Path
+from typing import List
 
 from mmengine.config import Config
+
+from mmuda.utils.atomic_write import atomic_write_text
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -81,13 +88,30 @@ def has_validation(config: str) -> bool:
     return bool(cfg.get('val_cfg')) and bool(cfg.get('val_dataloader'))
 
 
-def execute(command: str, done: Path) -> None:
-    """Run a shell command once: ``done`` marks that it finished."""
+SHELL_OPERATORS = ('&&', '||', '|', ';', '&', '>', '>>', '<', '2>', '2>&1')
+
+
+def command_argv(command: str, seed: int, work_dir: Path) -> List[str]:
+    """The argument list of an ``--exec`` command (see the module doc): no shell involved."""
+    argv = shlex.split(command)
+    operators = [a for a in argv if a in SHELL_OPERATORS]
+    if not argv or operators:
+        raise SystemExit(f'--exec runs one command without a shell, got {command!r}'
+                         + (f' with {" ".join(operators)}: give one --exec per command'
+                            if operators else ''))
+    argv = [a.format(seed=seed, work_dir=work_dir) for a in argv]
+    if argv[0] in ('python', 'python3'):
+        argv[0] = sys.executable
+    return argv
+
+
+def execute(argv: List[str], done: Path) -> None:
+    """Run a command once (``done`` marks that it finished), without a shell."""
     if done.exists():
-        print(f'[toy_seeds] {done} exists, not running again: {command}', flush=True)
+        print(f'[toy_seeds] {done} exists, not running again: {shlex.join(argv)}', flush=True)
         return
-    print(f'[toy_seeds] {command}', flush=True)
-    subprocess.run(command, shell=True, check=True, cwd=REPO)
+    print(f'[toy_seeds] {shlex.join(argv)}', flush=True)
+    subprocess.run(argv, check=True, cwd=REPO)
     done.parent.mkdir(parents=True, exist_ok=True)
     done.touch()
 
@@ -133,7 +157,7 @@ def main() -> None:
         for kind, name, value in steps:
             run_dir = work_dir / name / f'seed{seed}'
             if kind == 'exec':
-                execute(value.format(seed=seed, work_dir=work_dir), run_dir / '.done')
+                execute(command_argv(value, seed, work_dir), run_dir / '.done')
                 continue
             options = [o.format(seed=seed, work_dir=work_dir) for o in extra[name]]
             train(value, run_dir, seed, args.data_root, options)
@@ -149,11 +173,8 @@ def main() -> None:
         std = statistics.stdev(values) if len(values) > 1 else 0.0
         summary[name] = dict(config=dict(runs)[name], per_seed=values, mean=mean, std=std)
         print(f'| {name} | {" | ".join(f"{v:.2f}" for v in values)} | {mean:.2f} | {std:.2f} |')
-    out = work_dir / 'results.json'
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f'.{out.name}.tmp')
-    tmp.write_text(json.dumps(dict(seeds=args.seeds, runs=summary), indent=2))
-    os.replace(tmp, out)
+    atomic_write_text(json.dumps(dict(seeds=args.seeds, runs=summary), indent=2),
+                      work_dir / 'results.json')
 
 
 if __name__ == '__main__':

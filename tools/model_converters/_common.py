@@ -24,17 +24,16 @@ the output leaves unfilled, output keys the model does not have, and shape misma
 """
 import argparse
 import hashlib
-import os
 import os.path as osp
 import pickle
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 
 import mmuda
+from mmuda.utils.atomic_write import atomic_write
 from mmuda.utils.weight_conversion import Conversion, ConversionError, StateDict
 
 Converter = Callable[[StateDict], Conversion]
@@ -139,18 +138,9 @@ def sha256(path: str) -> str:
 
 
 def save_atomically(checkpoint: dict, dst: str) -> None:
-    """``torch.save`` to a temporary file in DST's directory, then ``os.replace`` it onto DST."""
-    directory = osp.dirname(osp.abspath(dst))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{osp.basename(dst)}.', suffix='.tmp', dir=directory)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            torch.save(checkpoint, f)
-        os.replace(tmp, dst)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
+    """``torch.save`` through :func:`mmuda.utils.atomic_write.atomic_write` (temporary file in
+    DST's directory with the umask's permissions, fsync, ``os.replace``)."""
+    atomic_write(dst, lambda f: torch.save(checkpoint, f))
 
 
 def segmentor_cfg(config: str) -> dict:

@@ -7,6 +7,7 @@ data_root = 'data/cityscapes'
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),
+    dict(type='CheckSegLabels', num_classes=19),
     dict(type='Resize', scale=(1024, 512), keep_ratio=False),
     dict(type='PackSegInputs'),
 ]
@@ -14,6 +15,7 @@ test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=(1024, 512), keep_ratio=False),
     dict(type='LoadAnnotations'),
+    dict(type='CheckSegLabels', num_classes=19),
     dict(type='PackSegInputs'),
 ]
 tta_pipeline = [
@@ -24,6 +26,7 @@ tta_pipeline = [
         [dict(type='RandomFlip', prob=0.0, direction='horizontal'),
          dict(type='RandomFlip', prob=1.0, direction='horizontal')],
         [dict(type='LoadAnnotations')],
+        [dict(type='CheckSegLabels', num_classes=19)],
         [dict(type='PackSegInputs')],
     ]),
 ]

@@ -8,6 +8,7 @@ data_root = 'data/gta5'
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),
+    dict(type='CheckSegLabels', num_classes=19),
     dict(type='Resize', scale=(1280, 720), keep_ratio=False),
     dict(type='PackSegInputs'),
 ]

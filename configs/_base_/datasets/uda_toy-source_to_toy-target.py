@@ -20,6 +20,7 @@ target_pipeline = [
 test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),
+    dict(type='CheckSegLabels', num_classes=7),
     dict(type='PackSegInputs'),
 ]
 tta_pipeline = [
@@ -29,6 +30,7 @@ tta_pipeline = [
         [dict(type='RandomFlip', prob=0.0, direction='horizontal'),
          dict(type='RandomFlip', prob=1.0, direction='horizontal')],
         [dict(type='LoadAnnotations')],
+        [dict(type='CheckSegLabels', num_classes=7)],
         [dict(type='PackSegInputs')],
     ]),
 ]

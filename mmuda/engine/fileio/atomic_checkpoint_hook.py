@@ -6,7 +6,7 @@ from mmengine.dist import is_main_process
 from mmengine.hooks import CheckpointHook
 from mmseg.registry import HOOKS
 
-from .atomic_local_backend import atomic_write_text
+from mmuda.utils.atomic_write import atomic_write_text
 
 
 @HOOKS.register_module()

@@ -1,6 +1,6 @@
 """Pre-training of LDR's reconstruction network M on source labels (paper 001, section 4.3)."""
 import copy
-from typing import Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -107,6 +107,11 @@ class LabelReconstructionPretrainer(AlternatingModel):
         self.perceptual = MODELS.build(perceptual)
         self.gan_loss = MODELS.build(gan_loss)
         self.feature_matching = MODELS.build(feature_matching)
+
+    def class_count_fields(self) -> Dict[str, int]:
+        """``model.num_classes`` (M's input and D's label channels follow it): it must equal
+        the dataset's class count (``ClassCountCheckHook``)."""
+        return {'model.num_classes': self.num_classes}
 
     # ------------------------------------------------------------------ construction
     @staticmethod

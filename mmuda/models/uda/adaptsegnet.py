@@ -62,6 +62,15 @@ class AdaptSegNet(UDASegmentor):
                 f'model.discriminators.{level}.in_channels is {got}, but the {level} level '
                 f'feeds it {expected} {what} (adv_input={self.adv_input!r})')
 
+    def class_count_fields(self) -> Dict[str, int]:
+        """The heads' ``num_classes`` and, when D sees the softmax output, its ``in_channels``."""
+        fields = super().class_count_fields()
+        if self.adv_input == 'output':
+            fields.update({f'model.discriminators.{level}.in_channels': disc.in_channels
+                           for level, disc in self.discriminators.items()
+                           if hasattr(disc, 'in_channels')})
+        return fields
+
     def discriminator_input(self, out: dict, level: str, size: Tuple[int, int]) -> Tensor:
         """What the discriminator of ``level`` looks at, for one forward's outputs."""
         if self.adv_input == 'feature':

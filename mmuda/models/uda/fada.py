@@ -1,5 +1,5 @@
 """FADA (Wang et al., ECCV 2020): fine-grained, class-aware adversarial feature alignment."""
-from typing import Tuple
+from typing import Dict, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -67,6 +67,15 @@ class FADA(UDASegmentor):
         self.upsample_to_input = upsample_to_input
         self.adv_loss = MODELS.build(adv_loss)
         self._check_discriminator_outputs()
+
+    def class_count_fields(self) -> Dict[str, int]:
+        """The heads' ``num_classes`` and, unless domains are encoded as 'binary', the fine
+        discriminator's ``num_classes`` (K of its 2K outputs)."""
+        fields = super().class_count_fields()
+        if self.domain_encoding != 'binary' and hasattr(self.discriminators['fine'], 'num_classes'):
+            fields['model.discriminators.fine.num_classes'] = \
+                self.discriminators['fine'].num_classes
+        return fields
 
     def _check_discriminator_outputs(self) -> None:
         """D needs 2 outputs per class knowledge channel: 2K, or 2 for binary labels."""

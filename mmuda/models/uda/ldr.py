@@ -94,6 +94,15 @@ class LDR(AdaptSegNet):
             self._build_reconstruction(reconstructor, recon_discriminator, perceptual,
                                        recon_gan_loss, feature_matching)
 
+    def class_count_fields(self) -> Dict[str, int]:
+        """AdaptSegNet's, and M's input and its discriminator's (label map, image) input."""
+        fields = super().class_count_fields()
+        if self.with_reconstruction:
+            fields['model.reconstructor.in_channels'] = self.reconstructor.in_channels
+            fields['model.recon_discriminator.in_channels - 3'] = \
+                self.recon_discriminator.in_channels - 3
+        return fields
+
     def _build_reconstruction(self, reconstructor: dict, recon_discriminator: Optional[dict],
                               perceptual: Optional[dict], gan_loss: dict,
                               feature_matching: dict) -> None:

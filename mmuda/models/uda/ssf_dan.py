@@ -112,6 +112,13 @@ class SSFDAN(UDASegmentor):
         if value not in choices:
             raise ValueError(f'model.{key} must be one of {tuple(choices)}, got {value!r}')
 
+    def class_count_fields(self) -> Dict[str, int]:
+        """The heads' ``num_classes`` and the SS-D's (one class-wise module per class)."""
+        fields = super().class_count_fields()
+        if hasattr(self.discriminators['ssd'], 'num_classes'):
+            fields['model.discriminators.ssd.num_classes'] = self.discriminators['ssd'].num_classes
+        return fields
+
     def _check_discriminators(self, adv_weights: Dict[str, float]) -> None:
         """Fail at build time, naming the config key, on a discriminator SSF-DAN cannot feed."""
         names = set(self.discriminators)

@@ -14,6 +14,20 @@ from ..data_preprocessors import uda_preprocessor_cfg
 Tensor = torch.Tensor
 
 
+def segmentor_class_fields(segmentor: nn.Module, prefix: str) -> Dict[str, int]:
+    """``{config key: value}`` of every decode and auxiliary head's ``num_classes`` of an mmseg
+    segmentor whose config sits at ``prefix`` (e.g. ``'model.segmentor'``)."""
+    fields = {}
+    for name in ('decode_head', 'auxiliary_head'):
+        heads = getattr(segmentor, name, None)
+        if isinstance(heads, nn.ModuleList):
+            fields.update({f'{prefix}.{name}.{i}.num_classes': h.num_classes
+                           for i, h in enumerate(heads) if hasattr(h, 'num_classes')})
+        elif hasattr(heads, 'num_classes'):
+            fields[f'{prefix}.{name}.num_classes'] = heads.num_classes
+    return fields
+
+
 @MODELS.register_module()
 class UDASegmentor(AlternatingModel):
     """Wraps any mmseg segmentor for unsupervised domain adaptation; alone, it is source-only.
@@ -106,6 +120,12 @@ class UDASegmentor(AlternatingModel):
     @property
     def num_classes(self) -> int:
         return self.segmentor.num_classes
+
+    def class_count_fields(self) -> Dict[str, int]:
+        """``{config key: value}`` of every setting that must equal the number of classes: the
+        heads' ``num_classes`` here; a method adds the discriminator settings that depend on
+        it. ``ClassCountCheckHook`` compares them with the datasets' class lists."""
+        return segmentor_class_fields(self.segmentor, 'model.segmentor')
 
     def forward(self, inputs: Tensor, data_samples=None, mode: str = 'tensor'):
         """Inference of the wrapped segmentor (``mode`` 'predict' or 'tensor').
