@@ -26,7 +26,7 @@ from mmuda.utils.weight_conversion import detect_layout
 ADAPTSEGNET = ('configs/adaptsegnet/adaptsegnet_dlv2-r101_1xb1-150k_gta5-1280x720_'
                'cityscapes-1024x512.py')
 ADVENT = 'configs/advent/advent_dlv2-r101_1xb1-120k_gta5-1280x720_cityscapes-1024x512.py'
-FADA_WARMUP = ('configs/fada/fada-warmup_dlv2-r101-tv_1xb4-20k_gta5-1280x720_'
+FADA_WARMUP = ('configs/fada/fada-warmup_dlv2-r101-tv_1xb8-20k_gta5-1280x720_'
                'cityscapes-1024x512.py')
 MADA = 'configs/mada/mada_dlv2-r101-fusion_1xb4-10k_gta5-1280x720_cityscapes-1024x512.py'
 DLV3P = ('configs/adaptsegnet/adaptsegnet_deeplabv3plus-r101-d8_1xb2-150k_gta5-1280x720_'
