@@ -78,6 +78,24 @@ def record_steps(model: torch.nn.Module, wrappers,
     return moved
 
 
+def assert_sgd_update(p_new: torch.Tensor, p_old: torch.Tensor, grad: Optional[torch.Tensor],
+                      lr: float) -> None:
+    """``p_new == p_old - lr * grad`` for one SGD step, up to float32 rounding of the gradient.
+
+    The model's step and a hand reference compute ``grad`` by two float32 code paths (other
+    batching, other summation order), so an element differs by rounding of its sum:
+    n * 2**-24 * sum|terms| (Higham eq. 3.5), which can be large against a small element of
+    the same tensor. With the tensor's largest gradient as the size of its terms, measured
+    differences reach 9 * 2**-24 * max|grad| (LDR's head with oneDNN off: 5.7e-6 of 10.6,
+    issue 18); 1e-5 * max|grad| (~170 float32 ulps of it) bounds that on any CPU, while a wrong
+    term or weight moves an update by orders of magnitude more. ``atol=1e-6`` and
+    ``rtol=1e-4`` keep the previous floor for tensors with tiny gradients."""
+    expected = p_old if grad is None else p_old - lr * grad
+    scale = 0.0 if grad is None else float(grad.abs().max())
+    torch.testing.assert_close(p_new, expected.detach(), rtol=1e-4,
+                               atol=1e-6 + lr * 1e-5 * scale)
+
+
 def tiny_segmentor(num_classes: int = NUM_CLASSES, aux: bool = True) -> dict:
     """A DeepLab-v2 segmentor small enough for unit tests (ResNet-18, 8 base channels)."""
     seg = copy.deepcopy(Config.fromfile(str(REPO / 'configs/_base_/models/'

@@ -11,7 +11,7 @@ from mmengine.structures import PixelData
 from mmseg.registry import MODELS, OPTIM_WRAPPER_CONSTRUCTORS
 from mmseg.structures import SegDataSample
 
-from conftest import record_steps
+from conftest import assert_sgd_update, record_steps
 from mmuda.models.losses.perceptual_loss import TAPS, VGGPerceptualLoss, vgg19_features
 from mmuda.models.reconstruction import (
     one_hot_labels,
@@ -387,9 +387,9 @@ def test_train_step_matches_hand_computation_and_moves_params_in_their_own_step(
     assert moved == dict(reconstructor={'reconstructor'},
                          recon_discriminator={'recon_discriminator'})
     for p_new, p_old, g in zip(model.reconstructor.parameters(), m_params, g_m):
-        torch.testing.assert_close(p_new, (p_old - LR_M * g).detach(), rtol=1e-4, atol=1e-6)
+        assert_sgd_update(p_new, p_old, g, LR_M)
     for p_new, p_old, g in zip(model.recon_discriminator.parameters(), d_params, g_d):
-        torch.testing.assert_close(p_new, (p_old - LR_D * g).detach(), rtol=1e-4, atol=1e-6)
+        assert_sgd_update(p_new, p_old, g, LR_D)
 
 
 def test_checkpoint_keys_and_prefix_init_into_fresh_modules(tmp_path):
