@@ -1,9 +1,9 @@
 from .checkpoint import register_checkpoint_safe_globals
 from .config import load_cli_config, resolve_cli_resume
-from .dist import all_reduce_gradients
+from .dist import all_reduce_gradients, all_reduce_mean_
 from .launcher import destroy_distributed, init_cpu_distributed, init_tool_distributed
 from .version_check import check_versions
 
-__all__ = ['all_reduce_gradients', 'check_versions', 'destroy_distributed',
+__all__ = ['all_reduce_gradients', 'all_reduce_mean_', 'check_versions', 'destroy_distributed',
            'init_cpu_distributed', 'init_tool_distributed', 'load_cli_config',
            'register_checkpoint_safe_globals', 'resolve_cli_resume']
