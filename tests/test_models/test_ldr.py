@@ -73,8 +73,11 @@ def hand_losses(model, batch, tau: float):
         seg_terms[f'rec.{short}.loss_adv'] = ALPHA * sum(
             bce(f[-1], torch.ones_like(f[-1])) for f in fake)
         seg_terms[f'rec.{short}.loss_vgg'] = BETA * model.perceptual(recon, image)
+        # pix2pixHD's normalisation: each of the N layers of each of the K scales weighs
+        # (1 / K) * (4 / N)
         seg_terms[f'rec.{short}.loss_fm'] = BETA * sum(
-            (r - f).abs().mean() for rs, fs in zip(real, fake) for r, f in zip(rs[:-1], fs[:-1]))
+            4 / (len(rs) - 1) / len(real) * (r - f).abs().mean()
+            for rs, fs in zip(real, fake) for r, f in zip(rs[:-1], fs[:-1]))
         real_d = Dk(torch.cat([omega.detach(), image], 1))
         fake_d = Dk(torch.cat([omega.detach(), recon.detach()], 1))
         d_terms[f'disc.rec.{short}.loss_real'] = 0.5 * sum(
