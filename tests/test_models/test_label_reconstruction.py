@@ -85,6 +85,29 @@ def test_boltzmann_gradients_are_finite_at_tau_0001_also_near_ties():
         boltzmann_softmax(logits, 0.0)
 
 
+def test_boltzmann_gradient_at_tau_0001_lives_only_near_ties():
+    """At tau = 0.001 the Jacobian of eq. 3 is (1 / tau) (diag(p) - p p^T): up to 250 per unit
+    logit at a tie, and exactly 0 in float32 once the top two logits differ by more than
+    ~0.104 (exp(-104) is below float32's smallest subnormal, 1.4e-45). So the reconstruction's
+    gradient reaches the segmentor only at pixels whose prediction is undecided."""
+    tau = 0.001
+
+    def grad_of_top(gap: float) -> torch.Tensor:
+        z = torch.tensor([0.0, -gap, -5.0]).view(1, 3, 1, 1).requires_grad_()
+        g, = torch.autograd.grad(boltzmann_softmax(z, tau)[0, 0].sum(), z)
+        return g.view(-1)
+
+    for gap in (0.0, 0.002, 0.005):
+        p = torch.sigmoid(torch.tensor(gap / tau, dtype=torch.float64))
+        expected = float(p * (1 - p) / tau)  # d p_top / d z_top with the third class at 0
+        # float32 softmax of O(1e3) exponents: relative rounding ~1e-6, 1e-4 is ample
+        assert float(grad_of_top(gap)[0]) == pytest.approx(expected, rel=1e-4)
+    assert float(grad_of_top(0.0)[0]) == pytest.approx(250.0, rel=1e-5)
+    assert torch.count_nonzero(grad_of_top(0.103)) > 0
+    for gap in (0.104, 0.11, 1.0):
+        assert torch.count_nonzero(grad_of_top(gap)) == 0
+
+
 # ---------------------------------------------------------------------- VGG19 (eq. 5, term 1)
 def test_vgg_layout_is_torchvision_features():
     features, taps = vgg19_features()
@@ -313,6 +336,12 @@ def test_feature_matching_real_pair_keeps_omega_attached():
     fake = d.forward_features(torch.cat([omega, recon], 1))
     g_detached, = torch.autograd.grad(fm(real, fake), omega)
     assert not torch.allclose(g_attached, g_detached)
+    # pix2pixHD's form as an option: the real pair's features are constants
+    pix2pixhd = MODELS.build(dict(type='FeatureMatchingLoss', detach_real=True))
+    losses, _ = reconstruction_generator_losses(m, d, omega, image, gan, vgg, pix2pixhd, 1.0, 1.0)
+    g_option, = torch.autograd.grad(losses['loss_fm'], omega)
+    # the same ops in the same order, only the real side's graph cut: float32 default tolerance
+    torch.testing.assert_close(g_option, g_detached)
 
 
 def test_reconstruction_input_errors():

@@ -30,19 +30,24 @@ class FeatureMatchingLoss(nn.Module):
     is the plain double sum (``'unit'``: every weight 1), which is 3x larger for LDR's three
     70x70 PatchGANs (N = 4) and 2.25x for the toy's (N = 3).
 
-    Nothing is detached here: the caller decides which side carries gradients. In LDR both do
-    (eq. 5 as written): the real pair's features depend on the label map omega too.
+    ``detach_real``: pix2pixHD compares the generated pair's features with the real pair's as
+    fixed targets (``pred_real[i][j].detach()``). With a fixed input label (pix2pixHD, M's
+    pre-training) the real side has no gradient anyway; in LDR the real pair's features also
+    depend on the label map omega, and ``detach_real=False`` lets omega's gradient flow through
+    both sides (eq. 5 read literally).
 
     Args:
         layer_weights: ``'pix2pixhd'`` (4 / N each), ``'unit'`` (1 each) or one weight per
             intermediate layer.
         scale_weights: ``'pix2pixhd'`` (1 / K each), ``'unit'`` (1 each) or one weight per
             scale.
+        detach_real: Treat the real pair's features as constants (pix2pixHD).
     """
 
     def __init__(self, layer_weights: Weights = 'pix2pixhd',
-                 scale_weights: Weights = 'pix2pixhd') -> None:
+                 scale_weights: Weights = 'pix2pixhd', detach_real: bool = False) -> None:
         super().__init__()
+        self.detach_real = detach_real
         self.layer_weights = self._check('layer_weights', layer_weights)
         self.scale_weights = self._check('scale_weights', scale_weights)
 
@@ -86,6 +91,8 @@ class FeatureMatchingLoss(nn.Module):
             layers = self._resolve('layer_weights', self.layer_weights, n,
                                    PIX2PIXHD_LAYER_TOTAL / n)
             for w, f_real, f_fake in zip(layers, real[:-1], fake[:-1]):
+                if self.detach_real:
+                    f_real = f_real.detach()
                 term = scales[k] * w * F.l1_loss(f_fake, f_real)
                 loss = term if loss is None else loss + term
         return loss
