@@ -154,6 +154,16 @@ def smooth(y: np.ndarray, window: int) -> np.ndarray:
     return (csum[idx] - csum[lo]) / (idx - lo)
 
 
+def term_colors(panels: Dict[str, Curves]) -> Dict[str, tuple]:
+    """One colour per loss term over every gradient-norm panel, so that a term keeps its colour
+    from group to group."""
+    import matplotlib.pyplot as plt
+    terms = sorted({curve_label(k) for name, curves in panels.items()
+                    if is_grad_norm_panel(name) for k in curves})
+    cmap = plt.get_cmap('tab10' if len(terms) <= 10 else 'tab20')
+    return {term: cmap(i % cmap.N) for i, term in enumerate(terms)}
+
+
 def plot(panels: Dict[str, Curves], out: Path, title: str, window: int) -> None:
     """One panel per row, shared iteration axis; written to ``out`` atomically."""
     import matplotlib
@@ -162,6 +172,7 @@ def plot(panels: Dict[str, Curves], out: Path, title: str, window: int) -> None:
 
     fig, axes = plt.subplots(len(panels), 1, figsize=(8, 2.6 * len(panels)), sharex=True,
                              squeeze=False)
+    colors = term_colors(panels)
     for ax, (name, curves) in zip(axes[:, 0], panels.items()):
         for key, points in curves.items():
             x = np.array(sorted(points))
@@ -170,6 +181,7 @@ def plot(panels: Dict[str, Curves], out: Path, title: str, window: int) -> None:
             style = dict(color='black', linestyle='--') if curve_label(key) == 'sum of terms' \
                 else {}
             if is_grad_norm_panel(name):
+                style.setdefault('color', colors[curve_label(key)])
                 if not np.any(y > 0):  # a term that does not reach this group
                     continue
                 y = np.where(y > 0, y, np.nan)  # log scale: a zero is no point, not -inf
