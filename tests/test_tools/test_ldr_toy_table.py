@@ -1,5 +1,6 @@
 """tools/analysis_tools/ldr_toy_table.py: the LDR toy ablation table from the sweeps' folders."""
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -69,3 +70,13 @@ def test_a_missing_run_names_its_folder(tmp_path):
             f.unlink()
     with pytest.raises(SystemExit, match=r'pl/seed1/\*/vis_data/scalars.json'):
         TABLE.main([str(root), '--seeds', '0', '1'])
+
+
+def test_runs_not_made_show_as_such(tmp_path):
+    root = sweep(tmp_path)
+    shutil.rmtree(root / 'norecon')
+    text = TABLE.render(root, [0, 1])
+    assert '| + output-space adversarial (stage 0 and 1, no reconstruction) | not run | ' \
+        'not run | incomplete |' in text
+    assert '| norecon - pl |  |  | not all runs made | | |' in text
+    assert '| pl - translation_only | +2.00 | -1.00 |' in text

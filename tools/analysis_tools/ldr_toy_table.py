@@ -87,14 +87,26 @@ def mean_std(values: Sequence[float]) -> str:
     return f'{statistics.mean(values):.2f} ({std:.2f})'
 
 
-def collect(work_dir: Path, seeds: Sequence[int]) -> Dict[str, List[float]]:
+def collect(work_dir: Path, seeds: Sequence[int]) -> Dict[str, List[Optional[float]]]:
+    """mIoU per run and seed; ``None`` for a run that has not been made (yet)."""
     readers = dict(train=train_miou, test=test_miou)
+    runs = [(name, how) for name, _, how in RUNGS] + [(name, 'train') for name, _ in STAGE0]
     table = {}
-    for name, _, how in RUNGS:
-        table[name] = [readers[how](work_dir / name / f'seed{s}') for s in seeds]
-    for name, _ in STAGE0:
-        table[name] = [train_miou(work_dir / name / f'seed{s}') for s in seeds]
+    for name, how in runs:
+        table[name] = [read_or_none(readers[how], work_dir / name / f'seed{s}') for s in seeds]
+    if all(v is None for values in table.values() for v in values):
+        raise FileNotFoundError(f'no run of the LDR toy sweeps under {work_dir}')
     return table
+
+
+def read_or_none(reader, run_dir: Path) -> Optional[float]:
+    """The run's mIoU, ``None`` if its folder does not exist (a run not made); a folder without
+    a readable result is an error that names it."""
+    return reader(run_dir) if run_dir.exists() else None
+
+
+def cell(value: Optional[float], fmt: str = '{:.2f}') -> str:
+    return 'not run' if value is None else fmt.format(value)
 
 
 def render(work_dir: Path, seeds: Sequence[int]) -> str:
@@ -105,14 +117,18 @@ def render(work_dir: Path, seeds: Sequence[int]) -> str:
     labels = {name: label for name, label, _ in RUNGS} | dict(STAGE0)
     for name in [r[0] for r in RUNGS] + [s[0] for s in STAGE0]:
         values = table[name]
-        lines.append(f'| {labels[name]} | {" | ".join(f"{v:.2f}" for v in values)} | '
-                     f'{mean_std(values)} |')
+        summary = mean_std(values) if None not in values else 'incomplete'
+        lines.append(f'| {labels[name]} | {" | ".join(cell(v) for v in values)} | {summary} |')
     lines += ['', 'Paired differences, each rung against the one above it (same seed):', '',
               f'| step | {" | ".join(f"seed {s}" for s in seeds)} | mean | better on | '
               'sign test p |', f'|---|{"---|" * len(seeds)}---|---|---|']
     pairs = list(zip([r[0] for r in RUNGS], [r[0] for r in RUNGS][1:]))
     pairs.append(('norecon_stage0', 'stage0'))
     for below, above in pairs:
+        if None in table[above] or None in table[below]:
+            lines.append(f'| {above} - {below} | {" | ".join("" for _ in seeds)} | '
+                         'not all runs made | | |')
+            continue
         deltas = [a - b for a, b in zip(table[above], table[below])]
         better = sum(d > 0 for d in deltas)
         lines.append(f'| {above} - {below} | {" | ".join(f"{d:+.2f}" for d in deltas)} | '
@@ -125,8 +141,9 @@ def render(work_dir: Path, seeds: Sequence[int]) -> str:
     for name in ('stage0', 'ldr'):
         cells = []
         for s in seeds:
-            ce = source_ce(work_dir / name / f'seed{s}')
-            cells.append('not logged' if ce is None else
+            run_dir = work_dir / name / f'seed{s}'
+            ce = source_ce(run_dir) if run_dir.exists() else None
+            cells.append('not run or not logged' if ce is None else
                          f'{ce[0]:.3f} / {ce[1]:.3f}, max {ce[2]:.3f}')
         lines.append(f'| {name} | {" | ".join(cells)} |')
     return '\n'.join(lines)
