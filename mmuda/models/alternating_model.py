@@ -1,6 +1,7 @@
 """The alternating generator / discriminator optimisation shared by every adversarial model."""
 import math
-from typing import Any, Dict, List, Sequence, Tuple
+from functools import partial
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from mmengine.dist import all_reduce
@@ -9,6 +10,8 @@ from mmengine.model import BaseModel
 from mmengine.optim import AmpOptimWrapper, OptimWrapper, OptimWrapperDict
 
 from mmuda.utils import all_reduce_gradients
+
+from .term_gradients import check_depths, loss_terms, term_gradient_norms
 
 Tensor = torch.Tensor
 Losses = Dict[str, Tensor]
@@ -56,6 +59,11 @@ class AlternatingModel(BaseModel):
     the discriminator step, so the two steps can use AMP independently. A NaN or Inf loss
     stops training with an error naming the terms, or skips the step (``nonfinite_loss``); the
     decision is taken identically on every rank.
+
+    Gradient diagnostics: after :meth:`request_term_gradient_norms`, the next generator step
+    also measures the gradient norm of each of its loss terms (:mod:`.term_gradients`; one
+    extra backward per term, before the step's own, which is unchanged);
+    :meth:`pop_term_gradient_norms` hands them over. Without a request nothing is computed.
     """
 
     generator_children: Tuple[str, ...] = ()
@@ -68,6 +76,8 @@ class AlternatingModel(BaseModel):
                              f'got {nonfinite_loss!r}')
         super().__init__(**kwargs)
         self.nonfinite_loss = nonfinite_loss
+        self._term_gradient_request: Optional[Tuple[int, ...]] = None
+        self._term_gradient_norms: Dict[str, float] = {}
 
     # ------------------------------------------------------------------ what a subclass writes
     def prepare_batch(self, data: dict) -> dict:
@@ -112,10 +122,13 @@ class AlternatingModel(BaseModel):
                            f'{list(self.generator_children)}')
         self._set_discriminators_trainable(False)
         name, first = wrappers[0]
+        depths, self._term_gradient_request = self._term_gradient_request, None
         with first.optim_context(getattr(self, name)):
             losses, cache = self.generator_losses(batch)
             loss, log_vars = self.parse_losses(losses)
-        self._update_params(wrappers, loss, log_vars)
+        measure = None if depths is None else partial(self._measure_term_gradients, losses,
+                                                      wrappers, depths)
+        self._update_params(wrappers, loss, log_vars, measure)
         return log_vars, cache
 
     def _discriminator_step(self, cache: dict,
@@ -129,19 +142,22 @@ class AlternatingModel(BaseModel):
         return log_vars
 
     def _update_params(self, wrappers: List[Tuple[str, OptimWrapper]], loss: Tensor,
-                       log_vars: dict) -> None:
+                       log_vars: dict, measure: Optional[Callable[[], None]] = None) -> None:
         """``OptimWrapper.update_params`` over the wrappers of one step: one backward, gradients
         averaged over ranks, then every wrapper steps.
 
         The first wrapper scales the loss and decides when to step (gradient accumulation), so
         several wrappers in one step must agree on ``accumulative_counts``, and AMP loss
         scaling is supported for a step with one wrapper only (a shared backward cannot apply
-        two loss scalers).
+        two loss scalers). ``measure`` (the gradient diagnostics) runs before the backward,
+        only when the step is taken.
         """
         self._check_compatible(wrappers)
         if not self._finite_on_all_ranks(loss):
             self._handle_nonfinite(log_vars)
             return
+        if measure is not None:
+            measure()
         first = wrappers[0][1]
         first.backward(first.scale_loss(loss))
         if first.should_update():
@@ -150,6 +166,40 @@ class AlternatingModel(BaseModel):
                                      for p in group['params'])
                 wrapper.step()
                 wrapper.zero_grad()
+
+    # ------------------------------------------------------------------ gradient diagnostics
+    def request_term_gradient_norms(self, depths: Sequence[int] = (1,)) -> None:
+        """Measure the gradient norm of every loss term in the next generator step only.
+
+        ``depths`` chooses the parameter groups (:func:`.term_gradients.group_names`): 1 gives
+        one norm per generator child (``segmentor``; LDR also ``reconstructor``), 2 per
+        sub-module of a child (``segmentor.backbone``, ``segmentor.decode_head``), 3 per
+        backbone stage (``segmentor.backbone.layer3``), ...
+        """
+        self._term_gradient_request = check_depths(depths)
+
+    def pop_term_gradient_norms(self) -> Dict[str, float]:
+        """The norms of the last measured step (``{}`` if none since the last pop)."""
+        norms, self._term_gradient_norms = self._term_gradient_norms, {}
+        return norms
+
+    def _measure_term_gradients(self, losses: Losses, wrappers: List[Tuple[str, OptimWrapper]],
+                                depths: Tuple[int, ...]) -> None:
+        """Gradient norm of every term w.r.t. the parameters the step's wrappers update."""
+        names = {id(p): n for n, p in self.named_parameters()}
+        params = {id(p): (names[id(p)], p) for _, wrapper in wrappers
+                  for group in wrapper.optimizer.param_groups for p in group['params']
+                  if p.requires_grad}
+        self._term_gradient_norms = term_gradient_norms(
+            loss_terms(losses), list(params.values()), depths, self._loss_scale(wrappers[0][1]))
+
+    @staticmethod
+    def _loss_scale(wrapper: OptimWrapper) -> float:
+        """The factor an ``AmpOptimWrapper``'s loss scaler multiplies the loss by (else 1)."""
+        scaler = getattr(wrapper, 'loss_scaler', None)
+        if scaler is None or not getattr(scaler, 'is_enabled', lambda: True)():
+            return 1.0
+        return float(scaler.get_scale())
 
     @staticmethod
     def _check_compatible(wrappers: List[Tuple[str, OptimWrapper]]) -> None:

@@ -1,5 +1,5 @@
 """Gradient averaging across ranks for models that do their own optimisation steps."""
-from typing import Iterable
+from typing import Iterable, List
 
 import torch
 from mmengine.dist import all_reduce, get_world_size
@@ -17,18 +17,25 @@ def all_reduce_gradients(params: Iterable[torch.nn.Parameter]) -> None:
     Every rank must have gradients for the same parameters, which holds because all ranks run
     the same code path on equally shaped batches.
     """
-    world_size = get_world_size()
-    if world_size == 1:
+    all_reduce_mean_([p.grad for p in params if p.grad is not None])
+
+
+def all_reduce_mean_(tensors: List[torch.Tensor]) -> None:
+    """Replace every tensor by its mean over all ranks, in place, one flat buffer per
+    dtype/device (one collective each). No-op on one process.
+
+    Every rank must pass tensors of the same shapes in the same order.
+    """
+    if get_world_size() == 1:
         return
-    grads = [p.grad for p in params if p.grad is not None]
     buckets: dict = {}
-    for g in grads:
-        buckets.setdefault((g.dtype, g.device), []).append(g)
+    for t in tensors:
+        buckets.setdefault((t.dtype, t.device), []).append(t)
     for bucket in buckets.values():
-        flat = torch.cat([g.reshape(-1) for g in bucket])
+        flat = torch.cat([t.reshape(-1) for t in bucket])
         all_reduce(flat, op='mean')
         offset = 0
-        for g in bucket:
-            n = g.numel()
-            g.copy_(flat[offset:offset + n].view_as(g))
+        for t in bucket:
+            n = t.numel()
+            t.copy_(flat[offset:offset + n].view_as(t))
             offset += n

@@ -11,7 +11,7 @@ from mmengine.structures import PixelData
 from mmseg.registry import MODELS, OPTIM_WRAPPER_CONSTRUCTORS
 from mmseg.structures import SegDataSample
 
-from conftest import assert_sgd_update, record_steps
+from conftest import assert_sgd_update, record_steps, track_bias_summands
 from mmuda.models.losses.perceptual_loss import TAPS, VGGPerceptualLoss, vgg19_features
 from mmuda.models.reconstruction import (
     one_hot_labels,
@@ -85,6 +85,29 @@ def test_boltzmann_gradients_are_finite_at_tau_0001_also_near_ties():
         boltzmann_softmax(logits, 0.0)
 
 
+def test_boltzmann_gradient_at_tau_0001_lives_only_near_ties():
+    """At tau = 0.001 the Jacobian of eq. 3 is (1 / tau) (diag(p) - p p^T): up to 250 per unit
+    logit at a tie, and exactly 0 in float32 once the top two logits differ by more than
+    ~0.104 (exp(-104) is below float32's smallest subnormal, 1.4e-45). So the reconstruction's
+    gradient reaches the segmentor only at pixels whose prediction is undecided."""
+    tau = 0.001
+
+    def grad_of_top(gap: float) -> torch.Tensor:
+        z = torch.tensor([0.0, -gap, -5.0]).view(1, 3, 1, 1).requires_grad_()
+        g, = torch.autograd.grad(boltzmann_softmax(z, tau)[0, 0].sum(), z)
+        return g.view(-1)
+
+    for gap in (0.0, 0.002, 0.005):
+        p = torch.sigmoid(torch.tensor(gap / tau, dtype=torch.float64))
+        expected = float(p * (1 - p) / tau)  # d p_top / d z_top with the third class at 0
+        # float32 softmax of O(1e3) exponents: relative rounding ~1e-6, 1e-4 is ample
+        assert float(grad_of_top(gap)[0]) == pytest.approx(expected, rel=1e-4)
+    assert float(grad_of_top(0.0)[0]) == pytest.approx(250.0, rel=1e-5)
+    assert torch.count_nonzero(grad_of_top(0.103)) > 0
+    for gap in (0.104, 0.11, 1.0):
+        assert torch.count_nonzero(grad_of_top(gap)) == 0
+
+
 # ---------------------------------------------------------------------- VGG19 (eq. 5, term 1)
 def test_vgg_layout_is_torchvision_features():
     features, taps = vgg19_features()
@@ -97,6 +120,9 @@ def test_vgg_layout_is_torchvision_features():
 
 
 def test_perceptual_loss_matches_hand_computation():
+    """pix2pixHD's VGGLoss by default: layer weights 1/32, 1/16, 1/8, 1/4, 1 on the mean L1
+    distances at relu1_1 ... relu5_1; explicit weights and pix2pixHD's raw [-1, 1] input
+    (input_norm='none') as options."""
     torch.manual_seed(0)
     vgg = tiny_vgg()
     recon = (torch.rand(2, 3, H, W) * 2 - 1).requires_grad_()
@@ -104,8 +130,8 @@ def test_perceptual_loss_matches_hand_computation():
     mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
     std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
 
-    def feats(x):
-        x, out = ((x + 1) / 2 - mean) / std, []
+    def feats(x, imagenet=True):
+        x, out = ((x + 1) / 2 - mean) / std if imagenet else x, []
         for i, m in enumerate(vgg.features):
             if hasattr(m, 'weight'):
                 x = F.relu(F.conv2d(x, m.weight, m.bias, padding=1))
@@ -115,16 +141,28 @@ def test_perceptual_loss_matches_hand_computation():
                 x = F.max_pool2d(x, 2)
         return out
 
-    per_layer = [(a - b).abs().mean() for a, b in zip(feats(recon), feats(image))]
-    assert len(per_layer) == len(TAPS)
-    torch.testing.assert_close(vgg(recon, image), sum(per_layer))
-    weighted = MODELS.build(dict(type='VGGPerceptualLoss', width_divisor=16,
-                                 layer_weights='pix2pixhd'))
-    weighted.features.load_state_dict(vgg.features.state_dict())
-    for a, b in zip(weighted.features.buffers(), vgg.features.buffers()):
-        a.copy_(b)
-    expected = sum(w * t for w, t in zip((1 / 32, 1 / 16, 1 / 8, 1 / 4, 1), per_layer))
-    torch.testing.assert_close(weighted(recon, image), expected)
+    def per_layer(imagenet=True):
+        return [(a - b).abs().mean()
+                for a, b in zip(feats(recon, imagenet), feats(image, imagenet))]
+
+    def same_vgg(**kwargs):
+        other = MODELS.build(dict(type='VGGPerceptualLoss', width_divisor=16, **kwargs))
+        for a, b in zip(other.features.buffers(), vgg.features.buffers()):
+            a.copy_(b)
+        return other
+
+    layers = per_layer()
+    assert len(layers) == len(TAPS)
+    # float32 forward of the same ops in the same order: only the final weighted sum can
+    # associate differently, so torch's default float32 tolerance (1.3e-6 rel) holds
+    pix2pixhd = (1 / 32, 1 / 16, 1 / 8, 1 / 4, 1)
+    torch.testing.assert_close(vgg(recon, image), sum(w * t for w, t in zip(pix2pixhd, layers)))
+    assert vgg.layer_weights == pix2pixhd and vgg.input_norm == 'imagenet'
+    unit = same_vgg(layer_weights=(1, 1, 1, 1, 1))
+    torch.testing.assert_close(unit(recon, image), sum(layers))
+    raw = same_vgg(input_norm='none')
+    torch.testing.assert_close(
+        raw(recon, image), sum(w * t for w, t in zip(pix2pixhd, per_layer(imagenet=False))))
     vgg(recon, image).backward()
     assert recon.grad.abs().sum() > 0 and image.grad is None  # the image is the target
 
@@ -193,6 +231,8 @@ def test_vgg_config_errors(tmp_path):
         VGGPerceptualLoss(width_divisor=3)
     with pytest.raises(ValueError, match='layer_weights'):
         VGGPerceptualLoss(layer_weights=(1.0, 1.0))
+    with pytest.raises(ValueError, match='input_norm'):
+        VGGPerceptualLoss(input_norm='caffe')
     with pytest.raises(FileNotFoundError, match='no_such.pth'):
         VGGPerceptualLoss(pretrained=str(tmp_path / 'no_such.pth')).init_weights()
     torch.save({'features.0.weight': torch.zeros(64, 3, 3, 3)}, tmp_path / 'partial.pth')
@@ -204,18 +244,38 @@ def test_vgg_config_errors(tmp_path):
 
 # ---------------------------------------------------------------------- feature matching
 def test_feature_matching_matches_hand_computation():
+    """pix2pixHD by default: with N intermediate layers per scale and K scales each layer
+    weighs (1 / K) * (4 / N); here K = 2, N = 3: 2/3 each. 'unit' is eq. 5's plain sum."""
     torch.manual_seed(0)
-    real = [[torch.randn(2, 3, 4, 4), torch.randn(2, 5, 2, 2), torch.randn(2, 1, 1, 1)]
-            for _ in range(2)]
+    real = [[torch.randn(2, 3, 4, 4), torch.randn(2, 5, 2, 2), torch.randn(2, 2, 2, 2),
+             torch.randn(2, 1, 1, 1)] for _ in range(2)]
     fake = [[torch.randn_like(t) for t in scale] for scale in real]
-    expected = sum((f - r).abs().mean() for rs, fs in zip(real, fake)
-                   for r, f in zip(rs[:-1], fs[:-1]))  # logits excluded
+    dists = [[(f - r).abs().mean() for r, f in zip(rs[:-1], fs[:-1])]  # logits excluded
+             for rs, fs in zip(real, fake)]
+    # float32 sums of 6 terms in the same order up to the weights' rounding: default tolerance
     fm = MODELS.build(dict(type='FeatureMatchingLoss'))
-    torch.testing.assert_close(fm(real, fake), expected)
+    torch.testing.assert_close(fm(real, fake), sum(2 / 3 * d for ds in dists for d in ds))
+    unit = MODELS.build(dict(type='FeatureMatchingLoss', layer_weights='unit',
+                             scale_weights='unit'))
+    torch.testing.assert_close(unit(real, fake), sum(d for ds in dists for d in ds))
+    listed = MODELS.build(dict(type='FeatureMatchingLoss', layer_weights=(1, 2, 3),
+                               scale_weights=(0.5, 2)))
+    torch.testing.assert_close(listed(real, fake), sum(
+        s * w * d for s, ds in zip((0.5, 2), dists) for w, d in zip((1, 2, 3), ds)))
+    # pix2pixHD's 70x70 PatchGAN (n_layers_D = 3) gives N = 4: 4 / (3 + 1) = 1 per layer
+    d = MODELS.build(dict(type='MultiScaleDiscriminator', num_scales=3, discriminator=dict(
+        type='PatchGANDiscriminator', in_channels=4, base_channels=4, num_layers=3)))
+    feats = d.forward_features(torch.randn(1, 4, 128, 128))
+    assert [len(f) - 1 for f in feats] == [4, 4, 4]
     with pytest.raises(ValueError, match='scales'):
         fm(real, fake[:1])
     with pytest.raises(ValueError, match='same number'):
         fm(real, [fake[0], fake[1][:2]])
+    with pytest.raises(ValueError, match='layer_weights has 2 weights, but the discriminator '
+                                         'gives 3'):
+        MODELS.build(dict(type='FeatureMatchingLoss', layer_weights=(1, 2)))(real, fake)
+    with pytest.raises(ValueError, match='scale_weights must be one of'):
+        MODELS.build(dict(type='FeatureMatchingLoss', scale_weights='mean'))
 
 
 # ---------------------------------------------------------------------- eqs. 4-5
@@ -240,7 +300,8 @@ def test_generator_and_discriminator_losses_match_hand_computation():
     expected = dict(
         loss_adv=0.3 * sum(bce(s[-1], True) for s in fake),  # non-saturating: scored as real
         loss_vgg=7.0 * vgg(ref_recon, image),
-        loss_fm=7.0 * sum((f - r).abs().mean() for rs, fs in zip(real, fake)
+        # pix2pixHD's normalisation: 3 scales of N = 2 layers, each (1 / 3) * (4 / 2)
+        loss_fm=7.0 * sum(2 / 3 * (f - r).abs().mean() for rs, fs in zip(real, fake)
                           for r, f in zip(rs[:-1], fs[:-1])))
     torch.testing.assert_close(recon, ref_recon)
     for key, value in expected.items():
@@ -275,6 +336,12 @@ def test_feature_matching_real_pair_keeps_omega_attached():
     fake = d.forward_features(torch.cat([omega, recon], 1))
     g_detached, = torch.autograd.grad(fm(real, fake), omega)
     assert not torch.allclose(g_attached, g_detached)
+    # pix2pixHD's form as an option: the real pair's features are constants
+    pix2pixhd = MODELS.build(dict(type='FeatureMatchingLoss', detach_real=True))
+    losses, _ = reconstruction_generator_losses(m, d, omega, image, gan, vgg, pix2pixhd, 1.0, 1.0)
+    g_option, = torch.autograd.grad(losses['loss_fm'], omega)
+    # the same ops in the same order, only the real side's graph cut: float32 default tolerance
+    torch.testing.assert_close(g_option, g_detached)
 
 
 def test_reconstruction_input_errors():
@@ -357,7 +424,8 @@ def hand_losses(model, batch):
     g_terms = {
         'rec.loss_adv': 1.0 * sum(bce(s[-1], True) for s in fake),
         'rec.loss_vgg': 10.0 * model.perceptual(recon, image),
-        'rec.loss_fm': 10.0 * sum((f - r).abs().mean() for rs, fs in zip(real, fake)
+        # pix2pixHD's normalisation, (1 / 3 scales) * (4 / 2 layers) per layer
+        'rec.loss_fm': 10.0 * sum(2 / 3 * (f - r).abs().mean() for rs, fs in zip(real, fake)
                                   for r, f in zip(rs[:-1], fs[:-1])),
     }
     pair_r, pair_f = torch.cat([omega, image], 1), torch.cat([omega, recon.detach()], 1)
@@ -371,6 +439,9 @@ def test_train_step_matches_hand_computation_and_moves_params_in_their_own_step(
     model = build_pretrainer()
     batch = raw_batch()
     ref = copy.deepcopy(model)
+    # most of M's conv biases feed InstanceNorms, so their exact gradient is 0 while their
+    # per-pixel terms are not: the update check needs those terms' sizes (issue 18, oneDNN off)
+    summands = track_bias_summands(ref.reconstructor)
     g_terms, d_terms = hand_losses(ref, batch)
     m_params = list(ref.reconstructor.parameters())
     d_params = list(ref.recon_discriminator.parameters())
@@ -386,8 +457,9 @@ def test_train_step_matches_hand_computation_and_moves_params_in_their_own_step(
         torch.testing.assert_close(log[key], value.detach(), rtol=1e-5, atol=1e-6, msg=key)
     assert moved == dict(reconstructor={'reconstructor'},
                          recon_discriminator={'recon_discriminator'})
+    assert summands and all(bound.count for bound in summands.values())
     for p_new, p_old, g in zip(model.reconstructor.parameters(), m_params, g_m):
-        assert_sgd_update(p_new, p_old, g, LR_M)
+        assert_sgd_update(p_new, p_old, g, LR_M, summands.get(p_old))
     for p_new, p_old, g in zip(model.recon_discriminator.parameters(), d_params, g_d):
         assert_sgd_update(p_new, p_old, g, LR_D)
 
@@ -452,7 +524,9 @@ def test_defaults_are_the_paper_architecture():
     assert model.recon_discriminator.in_channels == 22
     assert model.adv_weight == 1.0 and model.rec_weight == 10.0
     assert model.gan_loss.gan_type == 'vanilla'
-    assert np.allclose(model.perceptual.layer_weights, 1.0)
+    assert model.perceptual.layer_weights == (1 / 32, 1 / 16, 1 / 8, 1 / 4, 1)  # pix2pixHD
+    assert model.feature_matching.layer_weights == 'pix2pixhd'
+    assert model.feature_matching.scale_weights == 'pix2pixhd'
 
 
 # ---------------------------------------------------------------------- configs and tools

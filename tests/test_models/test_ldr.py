@@ -73,8 +73,11 @@ def hand_losses(model, batch, tau: float):
         seg_terms[f'rec.{short}.loss_adv'] = ALPHA * sum(
             bce(f[-1], torch.ones_like(f[-1])) for f in fake)
         seg_terms[f'rec.{short}.loss_vgg'] = BETA * model.perceptual(recon, image)
+        # pix2pixHD's normalisation: each of the N layers of each of the K scales weighs
+        # (1 / K) * (4 / N)
         seg_terms[f'rec.{short}.loss_fm'] = BETA * sum(
-            (r - f).abs().mean() for rs, fs in zip(real, fake) for r, f in zip(rs[:-1], fs[:-1]))
+            4 / (len(rs) - 1) / len(real) * (r - f).abs().mean()
+            for rs, fs in zip(real, fake) for r, f in zip(rs[:-1], fs[:-1]))
         real_d = Dk(torch.cat([omega.detach(), image], 1))
         fake_d = Dk(torch.cat([omega.detach(), recon.detach()], 1))
         d_terms[f'disc.rec.{short}.loss_real'] = 0.5 * sum(
@@ -223,3 +226,22 @@ def test_several_wrappers_in_one_step_refuse_amp_and_mismatched_accumulation():
     pairs[1][1]._accumulative_counts = 2
     with pytest.raises(ValueError, match='accumulative_counts'):
         model._check_compatible(pairs)
+
+
+def test_undecided_share_counts_pixels_whose_label_map_is_not_one_hot():
+    """Top-two logit gaps of 0, 5, 7 and 200 tau: the runner-up keeps 1/2, 1/(1 + e^5) =
+    0.0067, 1/(1 + e^7) = 0.00091 and ~0 of the map; two of the four reach 1e-3."""
+    from mmuda.models.uda.ldr import undecided_share
+    tau = 0.001
+    gaps = torch.tensor([0.0, 5.0, 7.0, 200.0]) * tau
+    logits = torch.stack([torch.zeros(4), -gaps, torch.full((4,), -1.0)]).view(1, 3, 2, 2)
+    omega = F.softmax(logits / tau, dim=1)
+    assert float(undecided_share(omega)) == 0.5
+    model = build_ldr(tau=tau)
+    log = model.train_step(pseudo_batch(), sgd_wrappers(model))
+    for domain in ('src', 'tgt'):
+        assert 0.0 <= float(log[f'rec.{domain}.undecided']) <= 1.0
+    # logged only: the step's total is the sum of the loss terms
+    total = sum(v for k, v in log.items() if 'loss' in k and not k.startswith('disc.')
+                and k != 'loss')
+    torch.testing.assert_close(log['loss'], total)

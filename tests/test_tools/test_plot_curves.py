@@ -28,6 +28,8 @@ def run_dir(toy_root, tmp_path_factory) -> Path:
     # mmengine reuses a visualiser of the same name, and with it the save_dir of an earlier
     # in-process run: a name of its own sends this run's scalars.json to this work dir
     cfg.visualizer.name = f'visualizer_{work.name}'
+    cfg.custom_hooks = [*cfg.get('custom_hooks', []),
+                        dict(type='TermGradientNormHook', interval=2, depths=(1, 2, 3))]
     Runner.from_cfg(cfg).train()
     return work
 
@@ -38,22 +40,44 @@ def records(work: Path) -> list:
 
 
 def test_discriminator_accuracy_is_logged_every_iteration(run_dir):
-    train = [r for r in records(run_dir) if 'iter' in r]
+    train = [r for r in records(run_dir) if 'iter' in r and 'loss' in r]  # LoggerHook's
     assert [r['iter'] for r in train] == [1, 2, 3, 4]
     for rec in train:
         for level in ('main', 'aux'):
             assert 0.0 <= rec[f'disc.{level}.acc'] <= 1.0
 
 
+def test_term_gradient_norms_are_logged_at_the_first_and_every_interval(run_dir):
+    """TermGradientNormHook(interval=2): iterations 1, 2 and 4, every generator term per
+    child and per backbone stage, into scalars.json, its own file and the text log."""
+    norms = [r for r in records(run_dir) if any(k.startswith('grad_norm/') for k in r)]
+    assert [r['iter'] for r in norms] == [1, 2, 4]
+    terms = ('src.decode.loss_ce', 'src.aux.loss_ce', 'adv.main.loss_gen', 'adv.aux.loss_gen',
+             'loss')
+    for rec in norms:
+        for group in ('segmentor', 'segmentor.backbone.layer4', 'segmentor.decode_head'):
+            for term in terms:
+                assert rec[f'grad_norm/{group}/{term}'] >= 0, (group, term)
+        assert rec['grad_norm/segmentor/src.decode.loss_ce'] > 0
+        # the main head's classifier gets nothing from the auxiliary head's loss
+        assert rec['grad_norm/segmentor.decode_head/src.aux.loss_ce'] == 0
+    (own,) = run_dir.glob('*/vis_data/term_grad_norms.json')
+    assert len(own.read_text().splitlines()) == 3
+    (log,) = run_dir.glob('*/*.log')
+    assert 'Iter(train) [2] grad_norm segmentor: src.decode.loss_ce' in log.read_text()
+
+
 def test_plot_has_one_panel_per_kind(run_dir, tmp_path):
     out = tmp_path / 'sub' / 'curves.png'
-    proc = run(str(run_dir), '--out', str(out))
+    proc = run(str(run_dir), '--out', str(out), '--keys', '*.*loss*', 'disc.*.acc', 'mIoU*',
+               'grad_norm/segmentor/*')
     assert proc.returncode == 0, proc.stderr[-2000:]
     for name in ('segmentation loss', 'adversarial loss', 'discriminator loss',
-                 'discriminator accuracy', 'validation'):
+                 'discriminator accuracy', 'gradient norm w.r.t. segmentor (log)',
+                 'validation'):
         assert name in proc.stdout
     image = np.asarray(Image.open(out).convert('RGB'))
-    assert image.shape == (5 * PANEL_PX, 800, 3)
+    assert image.shape == (6 * PANEL_PX, 800, 3)
     colors = {tuple(c) for c in image.reshape(-1, 3)}
     assert TAB_BLUE in colors and TAB_ORANGE in colors  # curves drawn, not just axes
     assert not list(out.parent.glob('.*.tmp'))  # atomic write left no temporary file
@@ -94,14 +118,19 @@ def test_resumed_runs_are_merged_in_order_and_smoothing(tmp_path):
                                [1.0, 1.5, 2.5, 3.5])
     assert list(tool.group(train, val)) == ['segmentation loss (src.*)', 'validation']
     logged = {k: {1: 1.0} for k in ('loss', 'lr', 'ent.main.loss_ent', 'disc.aux.acc',
-                                     'disc.aux.loss_src', 'adv.main.loss_gen', 'src.x.loss_ce')}
+                                     'disc.aux.loss_src', 'adv.main.loss_gen', 'src.x.loss_ce',
+                                     'grad_norm/segmentor/src.x.loss_ce',
+                                     'grad_norm/segmentor/loss')}
     panels = tool.group(tool.select(logged, tool.DEFAULT_KEYS), {'mIoU16': {1: 1.0}})
     assert {k: sorted(v) for k, v in panels.items()} == {  # method prefixes get their own panel
         'segmentation loss (src.*)': ['src.x.loss_ce'],
         'adversarial loss (adv.*)': ['adv.main.loss_gen'],
         'discriminator loss (disc.*)': ['disc.aux.loss_src'],
         'discriminator accuracy (disc.*.acc)': ['disc.aux.acc'],
-        'ent.*': ['ent.main.loss_ent'], 'validation': ['mIoU16']}
+        'ent.*': ['ent.main.loss_ent'],
+        'gradient norm w.r.t. segmentor (log)': ['grad_norm/segmentor/loss',
+                                                 'grad_norm/segmentor/src.x.loss_ce'],
+        'validation': ['mIoU16']}
     assert list(panels)[-1] == 'validation'
     bad = tmp_path / 'bad.json'
     bad.write_text('{"iter": 1}\nnot json\n')

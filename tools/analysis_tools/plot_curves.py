@@ -6,6 +6,8 @@ One panel per kind of scalar, so that terms of very different scales do not flat
 - discriminator losses (``disc.*.loss_*``), discriminator accuracy (``disc.*.acc``: near 1 the
   discriminator wins, near 0.5 it is fooled),
 - a panel per other prefix (``ent.*`` of MinEnt, ...), so a new method's terms need no code here,
+- gradient norms of each loss term (``grad_norm/<group>/<term>``, written by
+  ``TermGradientNormHook``): one panel per parameter group, log scale, one curve per term,
 - validation metrics (``mIoU*``; records that have a ``step`` but no ``iter``).
 
 WORK_DIR_OR_SCALARS_JSON is a run's work dir (every ``<timestamp>/vis_data/scalars.json`` below
@@ -27,8 +29,10 @@ import numpy as np
 
 from mmuda.utils.atomic_write import atomic_write
 
-# Every prefixed loss term, incl. the D step's total 'disc.loss' (not the segmentor's 'loss').
-DEFAULT_KEYS = ('*.*loss*', 'disc.*.acc', 'mIoU*')
+# Every prefixed loss term, incl. the D step's total 'disc.loss' (not the segmentor's 'loss'),
+# and the per-term gradient norms of TermGradientNormHook.
+GRAD_NORM = 'grad_norm/'
+DEFAULT_KEYS = ('*.*loss*', 'disc.*.acc', 'mIoU*', GRAD_NORM + '*')
 PANELS = ('segmentation loss (src.*)', 'adversarial loss (adv.*)',
           'discriminator loss (disc.*)', 'discriminator accuracy (disc.*.acc)')
 VALIDATION = 'validation'
@@ -92,18 +96,42 @@ def _is_number(value) -> bool:
 
 
 def select(curves: Curves, patterns: Sequence[str]) -> Curves:
-    return {k: v for k, v in curves.items() if any(fnmatch.fnmatchcase(k, p) for p in patterns)}
+    """The curves some pattern matches; gradient norms only by patterns that name them
+    (``grad_norm/...``), so that ``*.*loss*`` means the loss values."""
+    def chosen(key: str) -> bool:
+        usable = [p for p in patterns if p.startswith(GRAD_NORM) == key.startswith(GRAD_NORM)]
+        return any(fnmatch.fnmatchcase(key, p) for p in usable)
+    return {k: v for k, v in curves.items() if chosen(k)}
 
 
 def panel_of(key: str, validation: bool) -> str:
     """Which panel a scalar goes to (see the module docstring)."""
     if validation:
         return VALIDATION
+    if key.startswith(GRAD_NORM):
+        return grad_norm_panel(key.split('/')[1])
     prefix = key.split('.')[0] if '.' in key else ''
     if prefix == 'disc':
         return PANELS[3] if key.endswith('.acc') else PANELS[2]
     known = dict(src=PANELS[0], adv=PANELS[1])
     return known.get(prefix, f'{prefix}.*' if prefix else 'other')
+
+
+def grad_norm_panel(group: str) -> str:
+    return f'gradient norm w.r.t. {group} (log)'
+
+
+def is_grad_norm_panel(name: str) -> bool:
+    return name.startswith('gradient norm w.r.t. ')
+
+
+def curve_label(key: str) -> str:
+    """A gradient-norm curve is labelled by its term (the panel names the group); ``loss`` is
+    the gradient of the sum of the terms."""
+    if key.startswith(GRAD_NORM):
+        term = key.split('/', 2)[2]
+        return 'sum of terms' if term == 'loss' else term
+    return key
 
 
 def group(train: Curves, val: Curves) -> Dict[str, Curves]:
@@ -127,6 +155,16 @@ def smooth(y: np.ndarray, window: int) -> np.ndarray:
     return (csum[idx] - csum[lo]) / (idx - lo)
 
 
+def term_colors(panels: Dict[str, Curves]) -> Dict[str, tuple]:
+    """One colour per loss term over every gradient-norm panel, so that a term keeps its colour
+    from group to group."""
+    import matplotlib.pyplot as plt
+    terms = sorted({curve_label(k) for name, curves in panels.items()
+                    if is_grad_norm_panel(name) for k in curves})
+    cmap = plt.get_cmap('tab10' if len(terms) <= 10 else 'tab20')
+    return {term: cmap(i % cmap.N) for i, term in enumerate(terms)}
+
+
 def plot(panels: Dict[str, Curves], out: Path, title: str, window: int) -> None:
     """One panel per row, shared iteration axis; written to ``out`` atomically."""
     import matplotlib
@@ -135,12 +173,23 @@ def plot(panels: Dict[str, Curves], out: Path, title: str, window: int) -> None:
 
     fig, axes = plt.subplots(len(panels), 1, figsize=(8, 2.6 * len(panels)), sharex=True,
                              squeeze=False)
+    colors = term_colors(panels)
     for ax, (name, curves) in zip(axes[:, 0], panels.items()):
         for key, points in curves.items():
             x = np.array(sorted(points))
             y = np.array([points[i] for i in x])
             y = y if name == 'validation' else smooth(y, window)
-            ax.plot(x, y, marker='o' if len(x) < 20 else None, markersize=3, label=key)
+            style = dict(color='black', linestyle='--') if curve_label(key) == 'sum of terms' \
+                else {}
+            if is_grad_norm_panel(name):
+                style.setdefault('color', colors[curve_label(key)])
+                if not np.any(y > 0):  # a term that does not reach this group
+                    continue
+                y = np.where(y > 0, y, np.nan)  # log scale: a zero is no point, not -inf
+            ax.plot(x, y, marker='o' if len(x) < 20 else None, markersize=3,
+                    label=curve_label(key), **style)
+        if is_grad_norm_panel(name):
+            ax.set_yscale('log')
         if name == PANELS[3]:
             ax.axhline(0.5, color='grey', linestyle=':', linewidth=1)
             ax.set_ylim(-0.02, 1.02)

@@ -21,7 +21,7 @@ A run whose final checkpoint exists is not retrained, and a command that finishe
 again (an interrupted sweep resumes). The mIoU of the validation at the end of training is read
 from the run's ``vis_data/scalars.json`` (runs without a validation loop, e.g. a translator, are
 left out of the table); the table (per seed, mean and standard deviation) is printed and written
-to ``WORK_DIR/results.json``.
+to ``WORK_DIR/results.json`` (``--results`` names another file).
 """
 import argparse
 import json
@@ -134,6 +134,8 @@ def main() -> None:
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     parser.add_argument('--work-dir', default='work_dirs/toy_seeds')
     parser.add_argument('--data-root', default='data/toy_domains')
+    parser.add_argument('--results', default='results.json',
+                        help='file name of the table in WORK_DIR (default: %(default)s)')
     args = parser.parse_args()
 
     steps = getattr(args, 'steps', None) or []
@@ -174,7 +176,7 @@ def main() -> None:
         summary[name] = dict(config=dict(runs)[name], per_seed=values, mean=mean, std=std)
         print(f'| {name} | {" | ".join(f"{v:.2f}" for v in values)} | {mean:.2f} | {std:.2f} |')
     atomic_write_text(json.dumps(dict(seeds=args.seeds, runs=summary), indent=2),
-                      work_dir / 'results.json')
+                      work_dir / args.results)
 
 
 if __name__ == '__main__':

@@ -17,7 +17,9 @@ Tensor = torch.Tensor
 VGG19_LAYOUT = (64, 64, 'M', 128, 128, 'M', 256, 256, 256, 256, 'M',
                 512, 512, 512, 512, 'M', 512, 512, 512, 512, 'M')
 TAPS = ('relu1_1', 'relu2_1', 'relu3_1', 'relu4_1', 'relu5_1')
+# pix2pixHD's VGGLoss (models/networks.py): 1/32, 1/16, 1/8, 1/4, 1 on relu1_1 ... relu5_1
 PIX2PIXHD_WEIGHTS = (1.0 / 32, 1.0 / 16, 1.0 / 8, 1.0 / 4, 1.0)
+INPUT_NORMS = ('imagenet', 'none')
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -95,16 +97,22 @@ def load_vgg19_state(path: str) -> Tuple[Mapping[str, Tensor], Dict[str, str]]:
 
 @MODELS.register_module()
 class VGGPerceptualLoss(BaseModule):
-    """Sum over VGG19 layers of the mean L1 distance between the features of two images.
+    """Weighted sum over VGG19 layers of the mean L1 distance between two images' features.
 
     The first term of LDR's eq. 5: ``sum_m w_m * mean |V_m(recon) - V_m(image)|`` with ``V_m``
     the activations after relu1_1, relu2_1, relu3_1, relu4_1 and relu5_1 of an ImageNet VGG19
-    (pix2pixHD's choice of layers, which [23] and LDR follow). The image's features carry no
+    and ``w_m`` pix2pixHD's weights (1/32, 1/16, 1/8, 1/4, 1) by default. LDR takes beta = 10,
+    its layers and "VGG19-based" from pix2pixHD (whose ``lambda_feat`` is 10 and whose
+    ``VGGLoss`` computes exactly this); eq. 5 itself prints no weights. The weights matter: the
+    early layers have the largest mean distances, and with weight 1 each relu1_1 and relu2_1
+    would dominate a loss meant to compare perceptual content. The image's features carry no
     gradient (it is the target); the reconstruction's do, back to whatever produced it.
 
     Inputs are RGB in [-1, 1] (the reconstruction network's ``tanh`` range; real images go
-    through :func:`mmuda.models.reconstruction.to_unit_rgb`); the ImageNet normalisation the
-    VGG was trained with is applied inside.
+    through :func:`mmuda.models.reconstruction.to_unit_rgb`). ``input_norm='imagenet'`` maps
+    them to the ImageNet mean/std normalisation the VGG was trained with (about 2.2x the [-1, 1]
+    values, shifted); pix2pixHD feeds its [-1, 1] images to torchvision's VGG19 as they are
+    (``input_norm='none'``).
 
     The VGG is a fixed loss network: always in eval mode, never trained, and not part of the
     ``state_dict`` (its weights come from ``pretrained`` every time the model is built, see
@@ -117,17 +125,22 @@ class VGGPerceptualLoss(BaseModule):
         pretrained: Path (or URL) of a torchvision-layout VGG19 state dict (the full model or
             ``features`` only). ``None``: random (He-normal) weights, with a warning; only
             meaningful for tests and the CPU toy recipe.
-        layer_weights: Weights ``w_m`` of the five layers. Default all 1: eq. 5 is an
-            unweighted sum. ``'pix2pixhd'`` selects pix2pixHD's (1/32, 1/16, 1/8, 1/4, 1),
-            which keeps the large early-layer distances from dominating.
+        layer_weights: Weights ``w_m`` of the five layers, or ``'pix2pixhd'`` (the
+            default): (1/32, 1/16, 1/8, 1/4, 1). ``(1, 1, 1, 1, 1)`` is eq. 5 read as an
+            unweighted sum.
+        input_norm: ``'imagenet'`` (default) or ``'none'`` (pix2pixHD), see above.
         width_divisor: Divide every VGG width by this (64 must be a multiple): a narrow random
             VGG for CPU toy runs and tests. Cannot be combined with ``pretrained``.
     """
 
     def __init__(self, pretrained: Optional[str] = None,
-                 layer_weights: Union[Sequence[float], str] = (1.0, 1.0, 1.0, 1.0, 1.0),
-                 width_divisor: int = 1, init_cfg=None) -> None:
+                 layer_weights: Union[Sequence[float], str] = 'pix2pixhd',
+                 input_norm: str = 'imagenet', width_divisor: int = 1, init_cfg=None) -> None:
         super().__init__(init_cfg)
+        if input_norm not in INPUT_NORMS:
+            raise ValueError(f'VGGPerceptualLoss input_norm must be one of {INPUT_NORMS}, got '
+                             f'{input_norm!r}')
+        self.input_norm = input_norm
         if not isinstance(width_divisor, int) or width_divisor < 1 or 64 % width_divisor:
             raise ValueError(f'VGGPerceptualLoss width_divisor must be a positive int dividing '
                              f'64, got {width_divisor!r}')
@@ -204,7 +217,8 @@ class VGGPerceptualLoss(BaseModule):
     # ------------------------------------------------------------------ loss
     def vgg_features(self, x: Tensor) -> List[Tensor]:
         """The five tapped activations of RGB ``x`` in [-1, 1]."""
-        x = ((x + 1) / 2 - self.mean) / self.std
+        if self.input_norm == 'imagenet':
+            x = ((x + 1) / 2 - self.mean) / self.std
         out, wanted = [], sorted(self.taps.values())
         for i, layer in enumerate(self.features):
             x = layer(x)

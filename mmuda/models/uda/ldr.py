@@ -20,6 +20,20 @@ Tensor = torch.Tensor
 DOMAINS = dict(source='src', target='tgt')
 
 
+@torch.no_grad()
+def undecided_share(omega: Tensor, runner_up: float = 1e-3) -> Tensor:
+    """Share of pixels whose label map is not yet one-hot: the runner-up class keeps at least
+    ``runner_up`` of omega (top-two logit gap below ``tau * ln((1 - r) / r)``, 6.9 tau).
+
+    A logged diagnostic (no ``loss`` in its key, so never summed): with the Boltzmann softmax at
+    a low temperature, the reconstruction's gradient reaches the segmentor only through these
+    pixels (elsewhere the Jacobian of eq. 3 is below ``runner_up / tau`` and, beyond a gap of
+    ~104 tau, exactly 0 in float32).
+    """
+    second = omega.topk(2, dim=1).values[:, 1]
+    return (second >= runner_up).float().mean()
+
+
 @MODELS.register_module()
 class LDR(AdaptSegNet):
     """Segmentation on source and translated target images, reconstructed from their labels.
@@ -172,6 +186,7 @@ class LDR(AdaptSegNet):
         losses, recon = reconstruction_generator_losses(
             self.reconstructor, self.recon_discriminator, omega, image, self.recon_gan_loss,
             self.perceptual, self.feature_matching, self.recon_adv_weight, self.recon_weight)
+        losses['undecided'] = undecided_share(omega)
         return losses, dict(omega=omega.detach(), image=image, recon=recon.detach())
 
     # ------------------------------------------------------------------ discriminator step
