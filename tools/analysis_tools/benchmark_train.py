@@ -21,6 +21,7 @@ steps, so the ratio compares like with like.
 import argparse
 import copy
 import os
+import resource
 import sys
 import threading
 import time
@@ -140,26 +141,35 @@ def interleaved_times(models: list, batch: dict, iters: int, warmup: int,
 
 
 def alternate(steps: List[Callable[[dict], object]], batch: dict, iters: int, warmup: int,
-              device: str) -> List[List[float]]:
+              device: str, faults: Optional[List[List[int]]] = None) -> List[List[float]]:
     """Seconds of each timed call of each step function, the functions called in alternation.
 
     Alternating the steps one by one makes their ratio robust to load that changes during
-    the run (a shared machine): both see the same conditions on average. Each call gets its
-    own copy of ``batch``, made outside the timed region.
+    the run (a shared machine): both see the same conditions on average; every other round
+    runs them in reverse order, so neither always follows the other (whose freed memory the
+    next one reuses). Each call gets its own copy of ``batch``, made outside the timed region.
+    ``faults``, if given, receives each call's minor page faults (memory the process had to
+    get from the kernel afresh: on CPU a cost that grows with a step's peak memory).
     """
     sync = torch.cuda.synchronize if device == 'cuda' else (lambda: None)
     for step in steps:
         for _ in range(warmup):
             step(copy.deepcopy(batch))
     times: List[List[float]] = [[] for _ in steps]
-    for _ in tqdm(range(iters), desc='timing', leave=False):
-        for i, step in enumerate(steps):
+    if faults is not None:
+        faults[:] = [[] for _ in steps]
+    for round_ in tqdm(range(iters), desc='timing', leave=False):
+        order = range(len(steps)) if round_ % 2 == 0 else reversed(range(len(steps)))
+        for i in order:
             data = copy.deepcopy(batch)
             sync()
+            minflt = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
             start = time.perf_counter()
-            step(data)
+            steps[i](data)
             sync()
             times[i].append(time.perf_counter() - start)
+            if faults is not None:
+                faults[i].append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - minflt)
     return times
 
 
@@ -355,7 +365,8 @@ def benchmark_plain(config: str, iters: int, warmup: int, scale: float, batch: O
     mmuda_step = partial(model.train_step, optim_wrapper=wrapper)
     passes = backbone_batches(model, lambda: mmuda_step(copy.deepcopy(data)))
     plain.step(copy.deepcopy(data))  # its warm-up step, as the one above is mmuda's
-    times = alternate([mmuda_step, plain.step], data, iters, max(warmup - 1, 0), device)
+    faults: List[List[int]] = []
+    times = alternate([mmuda_step, plain.step], data, iters, max(warmup - 1, 0), device, faults)
     if profile:
         n = min(iters, 3)
         optims = dict(segmentor=wrapper['segmentor'].optimizer,
@@ -383,7 +394,8 @@ def benchmark_plain(config: str, iters: int, warmup: int, scale: float, batch: O
                 sizes=f'{src[0]}x{src[1]} / {tgt[0]}x{tgt[1]}',
                 mmuda_s=sum(times[0]) / iters, plain_s=sum(times[1]) / iters,
                 ratio=sum(times[0]) / sum(times[1]), median_ratio=ratios[len(ratios) // 2],
-                ratio_range=(ratios[0], ratios[-1]))
+                ratio_range=(ratios[0], ratios[-1]),
+                faults=[sum(f) / iters / 1e3 for f in faults])
 
 
 def markdown_plain(rows: list, iters: int, warmup: int) -> str:
@@ -396,8 +408,8 @@ def markdown_plain(rows: list, iters: int, warmup: int) -> str:
         '',
         '| config | head dilations | segmentor optimiser | concat forward | batch | '
         'source / target size | mmuda s/iter | plain s/iter | mmuda / plain | '
-        'median (range) of per-step ratios |',
-        '|---|---|---|---|---|---|---|---|---|---|',
+        'median (range) of per-step ratios | page faults per step, mmuda / plain (thousands) |',
+        '|---|---|---|---|---|---|---|---|---|---|---|',
     ]
     for r in rows:
         lo, hi = r['ratio_range']
@@ -405,7 +417,7 @@ def markdown_plain(rows: list, iters: int, warmup: int) -> str:
             f"| `{r['config']}` | {', '.join(map(str, r['dilations']))} | {r['optimizer']} | "
             f"{r['concat']} | {r['batch']} | {r['sizes']} | {r['mmuda_s']:.3f} | "
             f"{r['plain_s']:.3f} | **{r['ratio']:.3f}x** | {r['median_ratio']:.3f} "
-            f"({lo:.3f}-{hi:.3f}) |")
+            f"({lo:.3f}-{hi:.3f}) | {r['faults'][0]:.0f} / {r['faults'][1]:.0f} |")
     return '\n'.join(lines) + '\n'
 
 

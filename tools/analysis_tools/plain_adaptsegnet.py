@@ -1,4 +1,4 @@
-"""AdaptSegNet's training iteration as a plain PyTorch loop, the baseline mmuda's step is timed against.
+"""AdaptSegNet's training iteration as a plain PyTorch loop: the baseline of mmuda's step.
 
 The loop follows the reference training script (reference-facts section 5), written out with
 torch calls only: no mmengine optimiser wrapper, no mmseg loss or head code, no data samples
@@ -91,7 +91,8 @@ class PlainAdaptSegNet:
                              "adv_input='output'")
         model = copy.deepcopy(model)
         seg = model.segmentor
-        self.modules = nn.ModuleDict(dict(backbone=seg.backbone, discriminators=model.discriminators))
+        self.modules = nn.ModuleDict(dict(backbone=seg.backbone,
+                                          discriminators=model.discriminators))
         self.heads = dict(main=seg.decode_head)
         if getattr(seg, 'with_auxiliary_head', False):
             self.heads['aux'] = seg.auxiliary_head
