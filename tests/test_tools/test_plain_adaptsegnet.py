@@ -73,3 +73,24 @@ def test_plain_loop_does_the_same_work_as_train_step(optimizer):
         scale = float(ours.abs().max())
         torch.testing.assert_close(theirs, ours, rtol=1e-7, atol=1e-7 * scale + 1e-15,
                                    msg=name)
+
+
+def test_train_step_does_no_work_twice_that_the_plain_loop_does_once():
+    """Operator counts of the costly full-resolution operations: mmuda's step upsamples each
+    level's logits once per domain (the segmentation loss and the discriminator share the
+    source's) and takes no top-k, as the plain loop."""
+    from torch.profiler import ProfilerActivity, profile
+    torch.manual_seed(0)
+    model = build_adaptsegnet()
+    model.train()
+    plain = PLAIN.PlainAdaptSegNet(model, LR, MOMENTUM, DECAY, HEAD_MULT, d_lr=D_LR)
+    wrappers = mmuda_wrappers(model, 'SGD')
+    counts = []
+    for step in (lambda b: model.train_step(b, wrappers), plain.step):
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            step(make_batch())
+        ops = {e.key: e.count for e in prof.key_averages()}
+        counts.append({op: ops.get(op, 0) for op in (
+            'aten::upsample_bilinear2d', 'aten::upsample_bilinear2d_backward', 'aten::topk')})
+    assert counts[0] == counts[1]
+    assert counts[0]['aten::upsample_bilinear2d'] == 4  # 2 levels x 2 domains
