@@ -85,9 +85,21 @@ class AdaptSegNet(UDASegmentor):
         return F.interpolate(logits, size=size, mode='bilinear', align_corners=True)
 
     def segmentor_losses(self, batch: dict) -> Tuple[Losses, dict]:
-        src_out, tgt_out = self.forward_domains(batch['source'], batch['target'])
-        src_out = self.shared_upsampling(src_out, batch)
-        losses = self.source_seg_losses(src_out, batch['source_samples'])
+        """Source segmentation losses and the adversarial terms on the target.
+
+        When the domains take separate passes, the source losses are backpropagated before the
+        target pass (:meth:`backward_early`), as the reference loop does: the source graph is
+        freed first, same gradients, lower peak memory.
+        """
+        if self.concatenates(batch['source'], batch['target']):
+            src_out, tgt_out = self.forward_domains(batch['source'], batch['target'])
+            src_out = self.shared_upsampling(src_out, batch)
+            losses = self.source_seg_losses(src_out, batch['source_samples'])
+        else:
+            src_out = self.shared_upsampling(self.forward_heads(batch['source']), batch)
+            losses = self.backward_early(
+                self.source_seg_losses(src_out, batch['source_samples']))
+            tgt_out = self.forward_heads(batch['target'])
         adv, cache = self.adversarial_losses(src_out, tgt_out, batch)
         losses.update(adv)
         return losses, cache

@@ -239,12 +239,16 @@ class UDASegmentor(AlternatingModel):
         whenever no layer mixes samples, which :meth:`_batch_independent` checks every call
         (train-mode BN would see both domains' statistics; dropout would draw other masks).
         """
-        if (self.concat_forward and source.shape[1:] == target.shape[1:]
-                and self._batch_independent()):
+        if self.concatenates(source, target):
             out = self.forward_heads(torch.cat([source, target]))
             n = source.shape[0]
             return self._split(out, 0, n), self._split(out, n, None)
         return self.forward_heads(source), self.forward_heads(target)
+
+    def concatenates(self, source: Tensor, target: Tensor) -> bool:
+        """Whether :meth:`forward_domains` runs both domains as one batch."""
+        return bool(self.concat_forward and source.shape[1:] == target.shape[1:]
+                    and self._batch_independent())
 
     def _batch_independent(self) -> bool:
         for m in self.segmentor.modules():
