@@ -78,6 +78,7 @@ class AlternatingModel(BaseModel):
         self.nonfinite_loss = nonfinite_loss
         self._term_gradient_request: Optional[Tuple[int, ...]] = None
         self._term_gradient_norms: Dict[str, float] = {}
+        self._early: Optional[dict] = None  # set during a generator step that allows it
 
     # ------------------------------------------------------------------ what a subclass writes
     def prepare_batch(self, data: dict) -> dict:
@@ -123,13 +124,51 @@ class AlternatingModel(BaseModel):
         self._set_discriminators_trainable(False)
         name, first = wrappers[0]
         depths, self._term_gradient_request = self._term_gradient_request, None
-        with first.optim_context(getattr(self, name)):
-            losses, cache = self.generator_losses(batch)
-            loss, log_vars = self.parse_losses(losses)
+        # early backward (backward_early) only where it gives the same update: no gradient
+        # accumulation over iterations, no per-term gradient measurement (which needs every
+        # term's graph), one loss scaler
+        allowed = depths is None and all(w._accumulative_counts == 1 for _, w in wrappers)
+        self._early = dict(wrapper=first, done=False, finite=True) if allowed else None
+        try:
+            with first.optim_context(getattr(self, name)):
+                losses, cache = self.generator_losses(batch)
+                loss, log_vars = self.parse_losses(losses)
+        finally:
+            early, self._early = self._early, None
         measure = None if depths is None else partial(self._measure_term_gradients, losses,
                                                       wrappers, depths)
-        self._update_params(wrappers, loss, log_vars, measure)
+        self._update_params(wrappers, loss, log_vars, measure,
+                            early_done=bool(early and early['done']))
         return log_vars, cache
+
+    def backward_early(self, losses: Losses) -> Losses:
+        """Backpropagate part of the generator step's losses now; the same losses, detached.
+
+        A method calls this with the terms whose graph no later term shares (e.g. the source
+        segmentation loss before the target forward, as the reference loops do): their graph is
+        freed before the next forward builds its own, which lowers the step's peak memory. The
+        gradients are the same (each parameter's gradient is the sum of the parts' in either
+        case) and the step still takes one optimiser update after all its losses. Where the
+        step cannot split its backward (gradient accumulation, gradient diagnostics) or outside
+        a generator step, the losses are returned unchanged and backpropagated with the rest.
+        A non-finite part is not backpropagated; the step then handles it as any non-finite
+        loss (and drops the gradients of parts already backpropagated).
+        """
+        early = self._early
+        if early is None:
+            return losses
+        loss, _ = self.parse_losses(losses)
+        if not self._finite_on_all_ranks(loss):
+            early['finite'] = False
+            return losses
+        if not early['finite']:
+            return losses
+        wrapper = early['wrapper']
+        scaled = wrapper.scale_loss(loss)
+        scaler = getattr(wrapper, 'loss_scaler', None)
+        (scaler.scale(scaled) if scaler is not None else scaled).backward()
+        early['done'] = True
+        return {k: v.detach() if isinstance(v, Tensor) else v for k, v in losses.items()}
 
     def _discriminator_step(self, cache: dict,
                             wrappers: List[Tuple[str, OptimWrapper]]) -> Dict[str, Tensor]:
@@ -142,7 +181,8 @@ class AlternatingModel(BaseModel):
         return log_vars
 
     def _update_params(self, wrappers: List[Tuple[str, OptimWrapper]], loss: Tensor,
-                       log_vars: dict, measure: Optional[Callable[[], None]] = None) -> None:
+                       log_vars: dict, measure: Optional[Callable[[], None]] = None,
+                       early_done: bool = False) -> None:
         """``OptimWrapper.update_params`` over the wrappers of one step: one backward, gradients
         averaged over ranks, then every wrapper steps.
 
@@ -154,12 +194,18 @@ class AlternatingModel(BaseModel):
         """
         self._check_compatible(wrappers)
         if not self._finite_on_all_ranks(loss):
+            if early_done:  # gradients of the parts backpropagated early (backward_early)
+                for _, wrapper in wrappers:
+                    wrapper.zero_grad()
             self._handle_nonfinite(log_vars)
             return
         if measure is not None:
             measure()
         first = wrappers[0][1]
-        first.backward(first.scale_loss(loss))
+        if loss.requires_grad:
+            first.backward(first.scale_loss(loss))
+        else:  # every term went through backward_early: count the backward all the same
+            first._inner_count += 1
         if first.should_update():
             for _, wrapper in wrappers:
                 all_reduce_gradients(p for group in wrapper.optimizer.param_groups

@@ -91,3 +91,32 @@ def test_target_gets_labels_only_with_pseudo_labels():
     cfg.train_dataloader.dataset.target_labels = 'pseudo'
     data = tool.synthetic_batch(cfg, 1, 0.25)
     assert 'gt_sem_seg' in data['data_samples']['target'][0]
+
+
+def test_plain_baseline_row_names_the_setting_and_both_times():
+    tool = load_script(TOOL)
+    row = tool.benchmark_plain(str(TOY_ADAPTSEGNET), iters=2, warmup=1, scale=0.25, batch=1)
+    assert row['concat'] == 'on' and row['sizes'] == '32x64 / 32x64'
+    assert row['optimizer'] == 'SGD' and row['dilations'] == (1, 2, 4)
+    assert row['mmuda_s'] > 0 and row['plain_s'] > 0
+    assert row['ratio'] == pytest.approx(row['mmuda_s'] / row['plain_s'])
+    lo, hi = row['ratio_range']
+    assert lo <= row['median_ratio'] <= hi
+    table = tool.markdown_plain([row], 2, 1)
+    assert '| mmuda / plain |' in table and '| on |' in table
+    row = tool.benchmark_plain(str(TOY_ADAPTSEGNET), iters=1, warmup=0, scale=0.25, batch=1,
+                               cfg_options={'model.concat_forward': False})
+    assert row['concat'] == 'off'
+
+
+def test_plain_baseline_refuses_what_the_plain_loop_does_not_implement():
+    tool = load_script(TOOL)
+    with pytest.raises(ValueError, match='AdaptSegNet'):
+        tool.benchmark_plain(str(REPO / 'configs/fada/fada_dlv2-r18-toy_1xb4-400_toy-source_'
+                                        'toy-target.py'), iters=1, warmup=0, scale=0.25,
+                             batch=1)
+    from mmengine.config import Config
+    cfg = Config.fromfile(str(TOY_ADAPTSEGNET))
+    cfg.optim_wrapper.discriminators.optimizer.type = 'SGD'
+    with pytest.raises(ValueError, match='discriminators.optimizer.type'):
+        tool.plain_settings(cfg)

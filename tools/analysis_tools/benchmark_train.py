@@ -12,6 +12,8 @@ method's).
         [--amp] [--channels-last] [--threads 1] [--profile] [--out PAGE --section NAME]
     python tools/analysis_tools/benchmark_train.py --all   # one toy config per method
                                                           # -> docs/benchmark.md, block "toy"
+    python tools/analysis_tools/benchmark_train.py ADAPTSEGNET_CONFIG --plain-baseline [...]
+        # mmuda's step against a plain PyTorch loop of the same modules (plain_adaptsegnet.py)
 
 ``--amp`` (GPU only: mmengine's AmpOptimWrapper needs CUDA) and ``--channels-last`` switch both
 steps, so the ratio compares like with like.
@@ -19,12 +21,14 @@ steps, so the ratio compares like with like.
 import argparse
 import copy
 import os
+import resource
 import sys
 import threading
 import time
 import traceback
+from functools import partial
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import Callable, List, Optional, Tuple
 
 import torch
 from mmengine.config import Config, DictAction
@@ -35,6 +39,7 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchmark_doc import command_line, load_note, write_section  # noqa: E402
+from plain_adaptsegnet import PlainAdaptSegNet  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 Size = Tuple[int, int]
@@ -130,25 +135,42 @@ def peak_memory(model_cfg: dict, optim_cfg: dict, batch: dict, steps: int, devic
 
 def interleaved_times(models: list, batch: dict, iters: int, warmup: int,
                       device: str) -> list:
-    """Seconds per step of each (model, wrapper), timed in alternation.
+    """Seconds per step of each (model, wrapper), timed in alternation (:func:`alternate`)."""
+    steps = [partial(model.train_step, optim_wrapper=wrapper) for model, wrapper in models]
+    return [sum(t) / iters for t in alternate(steps, batch, iters, warmup, device)]
 
-    Alternating the models step by step makes the ratio robust to load that changes during
-    the run (a shared machine): both see the same conditions on average.
+
+def alternate(steps: List[Callable[[dict], object]], batch: dict, iters: int, warmup: int,
+              device: str, faults: Optional[List[List[int]]] = None) -> List[List[float]]:
+    """Seconds of each timed call of each step function, the functions called in alternation.
+
+    Alternating the steps one by one makes their ratio robust to load that changes during
+    the run (a shared machine): both see the same conditions on average; every other round
+    runs them in reverse order, so neither always follows the other (whose freed memory the
+    next one reuses). Each call gets its own copy of ``batch``, made outside the timed region.
+    ``faults``, if given, receives each call's minor page faults (memory the process had to
+    get from the kernel afresh: on CPU a cost that grows with a step's peak memory).
     """
     sync = torch.cuda.synchronize if device == 'cuda' else (lambda: None)
-    for model, wrapper in models:
+    for step in steps:
         for _ in range(warmup):
-            model.train_step(copy.deepcopy(batch), wrapper)
-    totals = [0.0] * len(models)
-    for _ in tqdm(range(iters), desc='timing', leave=False):
-        for i, (model, wrapper) in enumerate(models):
+            step(copy.deepcopy(batch))
+    times: List[List[float]] = [[] for _ in steps]
+    if faults is not None:
+        faults[:] = [[] for _ in steps]
+    for round_ in tqdm(range(iters), desc='timing', leave=False):
+        order = range(len(steps)) if round_ % 2 == 0 else reversed(range(len(steps)))
+        for i in order:
             data = copy.deepcopy(batch)
             sync()
+            minflt = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
             start = time.perf_counter()
-            model.train_step(data, wrapper)
+            steps[i](data)
             sync()
-            totals[i] += time.perf_counter() - start
-    return [t / iters for t in totals]
+            times[i].append(time.perf_counter() - start)
+            if faults is not None:
+                faults[i].append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - minflt)
+    return times
 
 
 def profile_table(model_cfg: dict, optim_cfg: dict, batch: dict, iters: int, device: str,
@@ -229,6 +251,176 @@ def benchmark(config: str, iters: int, warmup: int, scale: float, batch: Optiona
                 source_only_peak_mem_mb=so_mem / 2 ** 20, mem_ratio=m_mem / max(so_mem, 1))
 
 
+# ------------------------------------------------------------------ --plain-baseline
+def plain_settings(cfg: Config) -> dict:
+    """The plain loop's optimiser settings, read from the config's ``optim_wrapper``, so both
+    loops do the same updates (``plain_adaptsegnet`` supports SGD / RepeatedParamSGD with a
+    learning-rate multiplier for the heads, and Adam for the discriminators)."""
+    seg = cfg.optim_wrapper.segmentor
+    opt = seg.optimizer
+    if opt.type not in ('SGD', 'RepeatedParamSGD'):
+        raise ValueError('--plain-baseline: optim_wrapper.segmentor.optimizer.type must be SGD '
+                         f'or RepeatedParamSGD, got {opt.type!r}')
+    paramwise = dict(seg.get('paramwise_cfg') or {})
+    keys = dict(paramwise.pop('custom_keys', {}))
+    mults = {float(keys.pop(h, {}).get('lr_mult', 1.0)) for h in ('decode_head', 'auxiliary_head')}
+    if paramwise or keys or len(mults) != 1:
+        raise ValueError('--plain-baseline: optim_wrapper.segmentor.paramwise_cfg may only set '
+                         'one lr_mult for decode_head and auxiliary_head')
+    d_opt = cfg.optim_wrapper.discriminators.optimizer
+    if d_opt.type != 'Adam':
+        raise ValueError('--plain-baseline: optim_wrapper.discriminators.optimizer.type must be '
+                         f'Adam, got {d_opt.type!r}')
+    return dict(lr=opt.lr, momentum=opt.get('momentum', 0.0),
+                weight_decay=opt.get('weight_decay', 0.0), head_lr_mult=mults.pop(),
+                repeats=opt.type == 'RepeatedParamSGD', d_lr=d_opt.lr,
+                d_betas=tuple(d_opt.get('betas', (0.9, 0.999))))
+
+
+def backbone_batches(model, step: Callable[[], object]) -> List[int]:
+    """Batch sizes of the backbone passes during ``step()``: one pass of 2N means the
+    concatenated source + target forward was taken, two passes of N that it was not."""
+    seen: List[int] = []
+    handle = model.segmentor.backbone.register_forward_pre_hook(
+        lambda _m, args: seen.append(args[0].shape[0]))
+    try:
+        step()
+    finally:
+        handle.remove()
+    return seen
+
+
+def labelled_profile(step: Callable[[dict], object], batch: dict, iters: int,
+                     modules: dict, optimizers: dict) -> str:
+    """Inclusive CPU time per step of each named module's forward, each optimiser's step and
+    every backward call, from torch.profiler ranges put around them: where a step's time goes
+    by module (the operator tables say by which kernels)."""
+    from torch.profiler import ProfilerActivity, profile, record_function
+    handles, restore, open_ranges = [], [], {}
+
+    def enter(name):
+        return lambda *_: open_ranges.setdefault(name, []).append(
+            record_function(name).__enter__())
+
+    def leave(name):
+        return lambda *_: open_ranges[name].pop().__exit__(None, None, None)
+
+    def wrapped(name, fn):
+        def call(*args, **kwargs):
+            with record_function(name):
+                return fn(*args, **kwargs)
+        return call
+
+    for name, module in modules.items():
+        handles += [module.register_forward_pre_hook(enter(f'forward: {name}')),
+                    module.register_forward_hook(leave(f'forward: {name}'))]
+    for name, optim in optimizers.items():
+        restore.append((optim, 'step', optim.step))
+        optim.step = wrapped(f'optimizer step: {name}', optim.step)
+    restore.append((torch.autograd, 'backward', torch.autograd.backward))
+    torch.autograd.backward = wrapped('backward (all calls)', torch.autograd.backward)
+    try:
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            for _ in range(iters):
+                step(copy.deepcopy(batch))
+    finally:
+        for h in handles:
+            h.remove()
+        for obj, attr, fn in restore:
+            setattr(obj, attr, fn)
+    rows = [e for e in prof.key_averages()
+            if e.key.startswith(('forward: ', 'optimizer step: ', 'backward'))]
+    lines = ['| range | calls per step | ms per step |', '|---|---|---|']
+    lines += [f'| {e.key} | {e.count / iters:g} | {e.cpu_time_total / 1e3 / iters:.1f} |'
+              for e in sorted(rows, key=lambda e: -e.cpu_time_total)]
+    return '\n'.join(lines)
+
+
+def operator_profile(step: Callable[[dict], object], batch: dict, iters: int,
+                     rows: int = 25) -> str:
+    """torch.profiler's operators of ``iters`` calls of ``step``, by self CPU time."""
+    from torch.profiler import ProfilerActivity, profile
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(iters):
+            step(copy.deepcopy(batch))
+    return prof.key_averages().table(sort_by='self_cpu_time_total', row_limit=rows,
+                                     max_name_column_width=50)
+
+
+def benchmark_plain(config: str, iters: int, warmup: int, scale: float, batch: Optional[int],
+                    cfg_options: Optional[dict] = None, profile: bool = False) -> dict:
+    """mmuda's AdaptSegNet ``train_step`` against the plain PyTorch loop of the same modules
+    and weights (``plain_adaptsegnet.PlainAdaptSegNet``), timed in alternation."""
+    cfg = Config.fromfile(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    if cfg.model.type != 'AdaptSegNet':
+        raise ValueError(f'--plain-baseline compares AdaptSegNet steps; {config} trains '
+                         f'{cfg.model.type}')
+    init_default_scope(cfg.get('default_scope', 'mmseg'))
+    device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    data = synthetic_batch(cfg, batch or cfg.train_dataloader.batch_size, scale)
+    model, wrapper = build(cfg.model, cfg.optim_wrapper, device)
+    plain = PlainAdaptSegNet(model, **plain_settings(cfg))
+    mmuda_step = partial(model.train_step, optim_wrapper=wrapper)
+    passes = backbone_batches(model, lambda: mmuda_step(copy.deepcopy(data)))
+    plain.step(copy.deepcopy(data))  # its warm-up step, as the one above is mmuda's
+    faults: List[List[int]] = []
+    times = alternate([mmuda_step, plain.step], data, iters, max(warmup - 1, 0), device, faults)
+    if profile:
+        n = min(iters, 3)
+        optims = dict(segmentor=wrapper['segmentor'].optimizer,
+                      discriminators=wrapper['discriminators'].optimizer)
+        for name, step, modules, opt in (
+                ('mmuda', mmuda_step, dict(preprocessor=model.data_preprocessor,
+                                           backbone=model.segmentor.backbone,
+                                           decode_head=model.segmentor.decode_head,
+                                           auxiliary_head=model.segmentor.auxiliary_head,
+                                           **{f'D {k}': d for k, d in
+                                              model.discriminators.items()}), optims),
+                ('plain', plain.step, dict(backbone=plain.modules['backbone'],
+                                           **{f'{k} head': h for k, h in plain.heads.items()},
+                                           **{f'D {k}': d for k, d in plain.discs.items()}),
+                 dict(segmentor=plain.seg_optim, discriminators=plain.d_optim))):
+            print(f'\n{name} step, by module ({n} steps):\n'
+                  + labelled_profile(step, data, n, modules, opt))
+            print(f'\n{name} step, by operator ({n} steps):\n' + operator_profile(step, data, n))
+    ratios = sorted(m / p for m, p in zip(*times))
+    src, tgt = (data['inputs'][b][0].shape[1:] for b in ('source', 'target'))
+    return dict(config=os.path.relpath(os.path.abspath(config), REPO),
+                dilations=tuple(cfg.model.segmentor.decode_head.dilations),
+                optimizer=cfg.optim_wrapper.segmentor.optimizer.type,
+                concat='on' if len(passes) == 1 else 'off', batch=len(data['inputs']['source']),
+                sizes=f'{src[0]}x{src[1]} / {tgt[0]}x{tgt[1]}',
+                mmuda_s=sum(times[0]) / iters, plain_s=sum(times[1]) / iters,
+                ratio=sum(times[0]) / sum(times[1]), median_ratio=ratios[len(ratios) // 2],
+                ratio_range=(ratios[0], ratios[-1]),
+                faults=[sum(f) / iters / 1e3 for f in faults])
+
+
+def markdown_plain(rows: list, iters: int, warmup: int) -> str:
+    lines = [
+        f'{iters} timed steps of each after {max(warmup, 1)} warm-up; synthetic inputs; mmuda\'s '
+        '`train_step` and the plain loop (`tools/analysis_tools/plain_adaptsegnet.py`) on copies '
+        'of the same modules and weights, same optimiser settings, in one process, timed in '
+        'alternation. "concat forward": whether mmuda ran source and target as one batch (only '
+        'when their sizes are equal; the plain loop never does).',
+        '',
+        '| config | head dilations | segmentor optimiser | concat forward | batch | '
+        'source / target size | mmuda s/iter | plain s/iter | mmuda / plain | '
+        'median (range) of per-step ratios | page faults per step, mmuda / plain (thousands) |',
+        '|---|---|---|---|---|---|---|---|---|---|---|',
+    ]
+    for r in rows:
+        lo, hi = r['ratio_range']
+        lines.append(
+            f"| `{r['config']}` | {', '.join(map(str, r['dilations']))} | {r['optimizer']} | "
+            f"{r['concat']} | {r['batch']} | {r['sizes']} | {r['mmuda_s']:.3f} | "
+            f"{r['plain_s']:.3f} | **{r['ratio']:.3f}x** | {r['median_ratio']:.3f} "
+            f"({lo:.3f}-{hi:.3f}) | {r['faults'][0]:.0f} / {r['faults'][1]:.0f} |")
+    return '\n'.join(lines) + '\n'
+
+
 def markdown(rows: list, iters: int, warmup: int) -> str:
     """The table of ``rows`` under a line naming how it was measured."""
     lines = [
@@ -284,6 +476,10 @@ def run_all(configs: List[str], args: argparse.Namespace) -> Tuple[List[dict], L
     rows, notes = [], []
     for config in configs:
         try:
+            if args.plain_baseline:
+                rows.append(benchmark_plain(config, args.iters, args.warmup, args.scale,
+                                            args.batch, args.cfg_options, args.profile))
+                continue
             rows.append(benchmark(config, args.iters, args.warmup, args.scale, args.batch,
                                   args.cfg_options, args.profile, args.amp,
                                   args.channels_last))
@@ -316,13 +512,19 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     parser.add_argument('--profile', action='store_true',
-                        help='also print torch.profiler operator tables of both steps')
+                        help='also print torch.profiler operator tables of both steps (with '
+                        '--plain-baseline: by module and by operator)')
+    parser.add_argument('--plain-baseline', action='store_true',
+                        help='time an AdaptSegNet config\'s train_step against a plain PyTorch '
+                        'loop of the same modules (plain_adaptsegnet.py) instead of source-only')
     args = parser.parse_args()
     if not args.all and not args.config:
         parser.error('give a CONFIG or --all')
     if args.all:
         args.out = args.out or str(REPO / 'docs/benchmark.md')
         args.section = args.section or 'toy'
+    if args.plain_baseline and (args.all or args.amp or args.channels_last):
+        parser.error('--plain-baseline takes CONFIGs, without --all, --amp, --channels-last')
     if bool(args.out) != bool(args.section):
         parser.error('--out and --section go together')
     return args
@@ -336,8 +538,9 @@ def main() -> None:
     configs, notes = method_configs() if args.all else (args.config, [])
     load_start = os.getloadavg()
     rows, failed = run_all(configs, args)
+    table = markdown_plain if args.plain_baseline else markdown
     text = '\n'.join([
-        f'`{command_line()}`', '', markdown(rows, args.iters, args.warmup).rstrip(), '',
+        f'`{command_line()}`', '', table(rows, args.iters, args.warmup).rstrip(), '',
         load_note(load_start, os.getloadavg()),
         *(['', 'Not in the table:', *[f'* {n}' for n in notes + failed]] if notes + failed
           else [])])

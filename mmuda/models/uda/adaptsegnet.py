@@ -75,17 +75,52 @@ class AdaptSegNet(UDASegmentor):
         """What the discriminator of ``level`` looks at, for one forward's outputs."""
         if self.adv_input == 'feature':
             return self.head_of(level)._transform_inputs(out['feats'])
-        logits = out[level]
-        if self.upsample_to_input:
-            logits = F.interpolate(logits, size=size, mode='bilinear', align_corners=True)
-        return F.softmax(logits, dim=1)
+        return F.softmax(self.upsampled(out[level], size), dim=1)
+
+    def upsampled(self, logits: Tensor, size: Tuple[int, int]) -> Tensor:
+        """Logits as the discriminator sees them before the softmax: bilinearly upsampled to
+        the input size (``upsample_to_input``), else as they are."""
+        if not self.upsample_to_input or tuple(logits.shape[2:]) == tuple(size):
+            return logits
+        return F.interpolate(logits, size=size, mode='bilinear', align_corners=True)
 
     def segmentor_losses(self, batch: dict) -> Tuple[Losses, dict]:
-        src_out, tgt_out = self.forward_domains(batch['source'], batch['target'])
-        losses = self.source_seg_losses(src_out, batch['source_samples'])
+        """Source segmentation losses and the adversarial terms on the target.
+
+        When the domains take separate passes, the source losses are backpropagated before the
+        target pass (:meth:`backward_early`), as the reference loop does: the source graph is
+        freed first, same gradients, lower peak memory.
+        """
+        if self.concatenates(batch['source'], batch['target']):
+            src_out, tgt_out = self.forward_domains(batch['source'], batch['target'])
+            src_out = self.shared_upsampling(src_out, batch)
+            losses = self.source_seg_losses(src_out, batch['source_samples'])
+        else:
+            src_out = self.shared_upsampling(self.forward_heads(batch['source']), batch)
+            losses = self.backward_early(
+                self.source_seg_losses(src_out, batch['source_samples']))
+            tgt_out = self.forward_heads(batch['target'])
         adv, cache = self.adversarial_losses(src_out, tgt_out, batch)
         losses.update(adv)
         return losses, cache
+
+    def shared_upsampling(self, out: dict, batch: dict) -> dict:
+        """``out`` with the logits of each discriminated level upsampled once, where the
+        segmentation loss would upsample them in exactly the same way (to the label size, which
+        is the input size, bilinear with ``align_corners=True``): the loss and the
+        discriminator input then share one upsampling, as in the reference code, instead of
+        computing it twice. Same numbers either way."""
+        if self.adv_input != 'output' or not self.upsample_to_input:
+            return out
+        size = tuple(batch['source'].shape[2:])
+        labels = {tuple(s.gt_sem_seg.shape) for s in batch['source_samples']}
+        if labels != {size}:
+            return out
+        out = dict(out)
+        for level in self.discriminators:
+            if getattr(self.head_of(level), 'align_corners', False):
+                out[level] = self.upsampled(out[level], size)
+        return out
 
     def adversarial_losses(self, src_out: dict, tgt_out: dict, batch: dict
                            ) -> Tuple[Losses, dict]:
