@@ -97,8 +97,8 @@ def test_two_seeds_of_two_tiny_runs_dry_run_and_resume(tmp_path):
     runs = sorted((tmp_path / 'work').glob('*/seed*'))
     # a folder per config and seed; the tiny options add their hash
     assert [(r.parent.name.split('_')[0], r.name.split('-')[0]) for r in runs] == [
-        ('source-only', 'seed0'), ('source-only', 'seed1'),
-        ('source-only-jitter', 'seed0'), ('source-only-jitter', 'seed1')]
+        ('source-only-jitter', 'seed0'), ('source-only-jitter', 'seed1'),
+        ('source-only', 'seed0'), ('source-only', 'seed1')]
     assert all((r / 'iter_2.pth').is_file() for r in runs)
     result = json.loads((tmp_path / 'work/leaderboard.json').read_text())
     assert result['seeds'] == [0, 1] and list(result['runs']) == [BASE, JITTER]
