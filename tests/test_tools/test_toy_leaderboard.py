@@ -117,3 +117,18 @@ def test_two_seeds_of_two_tiny_runs_dry_run_and_resume(tmp_path):
     out = leaderboard_run(tmp_path)
     assert out.count('not retraining') == 3 and (runs[3] / 'iter_2.pth').is_file()
     assert not list(tmp_path.rglob('.*.tmp'))
+
+
+@pytest.mark.parametrize('warmup', ['fada', 'mada'])
+def test_the_jittered_single_level_baseline_is_the_warm_up_recipe_run_to_600(warmup):
+    """FADA's and the multi-adversarial method's toy stages continue a 200-iteration warm-up;
+    their same-budget baseline is that warm-up's recipe (model, data, jitter, optimiser, poly
+    over 600) run for all 600 iterations."""
+    from mmengine.config import Config
+    base = Config.fromfile(str(REPO / leaderboard.SO_SL_J))
+    entry = next(e for e in leaderboard.LEADERBOARD if e.warmup and warmup in e.warmup)
+    warm = Config.fromfile(str(REPO / entry.warmup))
+    for key in ('model', 'train_dataloader', 'val_dataloader', 'optim_wrapper',
+                'param_scheduler'):
+        assert base[key] == warm[key], key
+    assert (base.train_cfg.max_iters, warm.train_cfg.max_iters) == (600, 200)

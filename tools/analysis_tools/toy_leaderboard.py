@@ -29,6 +29,7 @@ import math
 import os
 import shlex
 import statistics
+import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,7 +52,7 @@ class Entry:
     config: str
     baselines: Tuple[str, ...] = ()
     warmup: Optional[str] = None
-    notes: str = ''
+    model: str = ''
 
 
 TOY = '_dlv2-r18-toy_1xb4-{}_toy-source_toy-target.py'
@@ -60,25 +61,25 @@ SO_ML_J = 'configs/source_only/source-only-jitter' + TOY.format(600)
 SO_SL = 'configs/source_only/source-only-singlelevel' + TOY.format(600)
 SO_SL_J = 'configs/source_only/source-only-singlelevel-jitter' + TOY.format(600)
 LEADERBOARD: Tuple[Entry, ...] = (
-    Entry('source-only', SO_ML, notes='multi-level'),
-    Entry('source-only + jitter', SO_ML_J, ('source-only',), notes='multi-level'),
-    Entry('source-only 1-level', SO_SL, notes='single-level'),
+    Entry('source-only', SO_ML, model='multi-level'),
+    Entry('source-only + jitter', SO_ML_J, ('source-only',), model='multi-level'),
+    Entry('source-only 1-level', SO_SL, model='single-level'),
     Entry('source-only 1-level + jitter', SO_SL_J, ('source-only 1-level',),
-          notes='single-level'),
+          model='single-level'),
     Entry('AdaptSegNet', 'configs/adaptsegnet/adaptsegnet' + TOY.format(600),
-          ('source-only', 'source-only + jitter'), notes='multi-level'),
+          ('source-only', 'source-only + jitter'), model='multi-level'),
     Entry('AdaptSegNet + jitter', 'configs/adaptsegnet/adaptsegnet-jitter' + TOY.format(600),
-          ('source-only + jitter',), notes='multi-level'),
+          ('source-only + jitter',), model='multi-level'),
     Entry('ADVENT', 'configs/advent/advent' + TOY.format(600),
-          ('source-only', 'source-only + jitter'), notes='multi-level'),
+          ('source-only', 'source-only + jitter'), model='multi-level'),
     Entry('SSF-DAN', 'configs/ssf_dan/ssf-dan' + TOY.format(600),
-          ('source-only 1-level', 'source-only 1-level + jitter'), notes='single-level'),
+          ('source-only 1-level', 'source-only 1-level + jitter'), model='single-level'),
     Entry('FADA + jitter', 'configs/fada/fada' + TOY.format(400),
           ('source-only 1-level + jitter',), warmup='configs/fada/fada-warmup' + TOY.format(200),
-          notes='single-level, 200 + 400'),
+          model='single-level, 200 + 400'),
     Entry('multi-adversarial + jitter', 'configs/mada/mada' + TOY.format(400),
           ('source-only 1-level + jitter',), warmup='configs/mada/mada-warmup' + TOY.format(200),
-          notes='single-level, 200 + 400'),
+          model='single-level, 200 + 400'),
 )
 
 
@@ -117,7 +118,7 @@ def run(cmd: List[str], ckpt: Path) -> None:
         print(f'[toy_leaderboard] {ckpt} exists, not retraining', flush=True)
         return
     print('[toy_leaderboard] ' + shlex.join(cmd), flush=True)
-    toy_seeds.subprocess.run(cmd, check=True, cwd=REPO)
+    subprocess.run(cmd, check=True, cwd=REPO)
 
 
 def sign_test(deltas: List[float]) -> Tuple[int, int, float]:
@@ -138,7 +139,7 @@ def summarise(results: Dict[str, List[float]], seeds: List[int],
     runs = {}
     for e in entries:
         values = results[e.name]
-        runs[e.name] = dict(config=e.config, warmup=e.warmup, notes=e.notes, per_seed=values,
+        runs[e.name] = dict(config=e.config, warmup=e.warmup, model=e.model, per_seed=values,
                             mean=statistics.mean(values),
                             std=statistics.stdev(values) if len(values) > 1 else None)
     comparisons = []
@@ -170,7 +171,7 @@ def markdown(summary: dict, command: str, date: str, threads: str) -> str:
         if r['warmup']:
             config = f'{Path(r["warmup"]).name} then {config}'
         values = ' | '.join(f'{v:.2f}' for v in r['per_seed'])
-        lines.append(f'| {name} | {r["notes"]} | `{config}` | {values} | {r["mean"]:.2f} | '
+        lines.append(f'| {name} | {r["model"]} | `{config}` | {values} | {r["mean"]:.2f} | '
                      f'{_std(r["std"])} |')
     lines += ['', 'Paired differences (run minus baseline, same seed), exact two-sided sign '
               'test:', '',
