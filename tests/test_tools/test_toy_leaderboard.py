@@ -110,12 +110,15 @@ def test_two_seeds_of_two_tiny_runs_dry_run_and_resume(tmp_path):
     assert '--seeds 0 1' in text and f'| {JITTER} | {BASE} |' in text
     assert f'{result["runs"][JITTER]["mean"]:.2f}' in text
 
-    # an interrupted sweep: one run lost its final checkpoint; only that one trains again
+    # resuming: finished runs are read, not retrained, and the table is rebuilt from them
+    out = leaderboard_run(tmp_path)
+    assert out.count('not retraining') == 4 and 'tools/train.py' not in out
+    assert json.loads((tmp_path / 'work/leaderboard.json').read_text())['runs'] == result['runs']
+    # an interrupted sweep: a run without its final checkpoint is the only one to train
     (runs[3] / 'iter_2.pth').unlink()
     out = leaderboard_run(tmp_path, '--dry-run')
     assert out.count('(done)') == 3 and out.count('(to train)') == 1
-    out = leaderboard_run(tmp_path)
-    assert out.count('not retraining') == 3 and (runs[3] / 'iter_2.pth').is_file()
+    assert f'--work-dir {runs[3]}' in out.split('(to train)')[1].splitlines()[1]
     assert not list(tmp_path.rglob('.*.tmp'))
 
 
