@@ -223,18 +223,21 @@ def main(argv: Optional[List[str]] = None) -> None:
     args = parser.parse_args(argv)
 
     entries = select(args.only)
-    sweep = Sweep(Path(args.work_dir), args.data_root, list(args.cfg_options))
+    # absolute: the trainings run in the repository, this command may not
+    sweep = Sweep(Path(args.work_dir).resolve(), str(Path(args.data_root).resolve()),
+                  list(args.cfg_options))
     if not args.dry_run:
         from mmuda.datasets.toy_domains import generate_toy_domains
-        generate_toy_domains(args.data_root)
+        generate_toy_domains(sweep.data_root)
     results: Dict[str, List[float]] = {e.name: [] for e in entries}
     for seed in args.seeds:
         for entry in entries:
             steps = sweep.commands(entry, seed)
-            for cmd, ckpt in steps:
+            for step, (cmd, ckpt) in enumerate(steps):
                 if args.dry_run:
+                    stage = ', warm-up' if step < len(steps) - 1 else ''
                     state = 'done' if ckpt.exists() else 'to train'
-                    print(f'# {entry.name}, seed {seed} ({state})\n{shlex.join(cmd)}')
+                    print(f'# {entry.name}{stage}, seed {seed} ({state})\n{shlex.join(cmd)}')
                 else:
                     run(cmd, ckpt)
             if not args.dry_run:
@@ -248,9 +251,9 @@ def main(argv: Optional[List[str]] = None) -> None:
     section = markdown(summary, command, date, os.environ.get('OMP_NUM_THREADS', 'unset'))
     print(section)
     atomic_write_text(json.dumps(dict(summary, command=command, date=date), indent=2),
-                      Path(args.work_dir) / 'leaderboard.json')
+                      sweep.work_dir / 'leaderboard.json')
     replace_section(Path(args.docs), section)
-    print(f'[toy_leaderboard] wrote {args.docs} and {Path(args.work_dir) / "leaderboard.json"}')
+    print(f'[toy_leaderboard] wrote {args.docs} and {sweep.work_dir / "leaderboard.json"}')
 
 
 if __name__ == '__main__':
