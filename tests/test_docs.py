@@ -54,3 +54,73 @@ def test_bad_input_tables_name_existing_tests():
         if not re.search(rf'^def {name}\(', text, re.M) or any(part not in text for part in parts):
             missing.append(f'{path}::{name}' + (f'[{param}]' if param else ''))
     assert not missing, f'docs/bad_input.md names tests that do not exist: {missing}'
+
+
+# ------------------------------------------------------------------ one home for toy numbers
+# Toy-run mIoU lives in docs/toy_domains.md (the leaderboard, rebuilt by one command); method
+# docs link to it instead of quoting numbers of their own, which went stale with each code
+# version (issue 23). A toy number is a decimal number from 1 to 100 outside code: not a
+# factor (2.1x, 1.4-2.1x), a percentage (85.5%), a version (2.1.0) or a file name.
+TOY_NUMBER = re.compile(r'(?<![\w.\-/])(?:[1-9]\d?|100)\.\d+(?![\w.%])(?!-\d+(?:\.\d+)?x)')
+METHOD_DOCS = sorted([*(REPO / 'configs').glob('*/README.md'), REPO / 'configs/ldr/translator.md'])
+# The LDR README's toy section is the LDR owner's: its numbers belong in docs/ldr_toy.md, the
+# home of the multi-stage LDR toy sweep (tools/analysis_tools/ldr_toy_seeds.sh).
+EXEMPT_SECTIONS = {('configs/ldr/README.md', 'Embedded toy domains (CPU)')}
+
+
+def without_code(text: str) -> str:
+    text = re.sub(r'```.*?```', '', text, flags=re.S)
+    return re.sub(r'`[^`\n]*`', '', text)
+
+
+def toy_sections(text: str) -> list:
+    """(heading, lines) of every section whose heading mentions "toy", up to the next heading
+    of the same or a higher level."""
+    sections, current, level = [], None, 0
+    for line in text.splitlines():
+        heading = re.match(r'^(#+)\s+(.*)', line)
+        if heading and current is not None and len(heading.group(1)) <= level:
+            current = None
+        if heading and current is None and 'toy' in heading.group(2).lower():
+            current, level = (heading.group(2), []), len(heading.group(1))
+            sections.append(current)
+        elif current is not None:
+            current[1].append(line)
+    return sections
+
+
+def toy_numbers(lines: list) -> list:
+    return [(line.strip()[:80], TOY_NUMBER.findall(line)) for line in lines
+            if TOY_NUMBER.findall(line)]
+
+
+def test_toy_number_pattern_finds_miou_and_spares_factors_versions_and_percentages():
+    assert TOY_NUMBER.findall('| 0 | 12.53 | **30.44** | 55.52 (2.19) |') == [
+        '12.53', '30.44', '55.52', '2.19']
+    assert TOY_NUMBER.findall('costs 1.4-2.1x, 2.28x; mmcv 2.1.0; 85.5% right; lr 0.0035') == []
+
+
+@pytest.mark.parametrize('doc', METHOD_DOCS, ids=lambda p: str(p.relative_to(REPO)))
+def test_method_docs_quote_no_toy_numbers_of_their_own(doc: Path):
+    name = str(doc.relative_to(REPO))
+    found = {heading: toy_numbers(lines) for heading, lines in
+             toy_sections(without_code(doc.read_text()))
+             if (name, heading) not in EXEMPT_SECTIONS}
+    found = {k: v for k, v in found.items() if v}
+    assert not found, (f'{name} quotes toy numbers; link to docs/toy_domains.md#leaderboard '
+                       f'instead: {found}')
+
+
+def test_readme_method_table_quotes_no_toy_numbers():
+    """README.md: one status line per method and a link; its toy lines quote no numbers."""
+    lines = without_code((REPO / 'README.md').read_text()).splitlines()
+    toy_lines = [line for line in lines if 'toy' in line.lower() or 'demo' in line.lower()
+                 or line.startswith('| ') and '`' in line]
+    assert not toy_numbers(toy_lines), toy_numbers(toy_lines)
+    assert 'docs/toy_domains.md#leaderboard' in (REPO / 'README.md').read_text()
+
+
+def test_the_leaderboard_section_exists_once():
+    text = (REPO / 'docs/toy_domains.md').read_text()
+    assert text.count('<!-- toy-leaderboard:begin') == 1
+    assert text.count('<!-- toy-leaderboard:end -->') == 1

@@ -32,7 +32,7 @@ import sys
 from pathlib import Path
 from typing import List
 
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 
 from mmuda.utils.atomic_write import atomic_write_text
 
@@ -59,12 +59,20 @@ def final_miou(run_dir: Path) -> float:
     raise RuntimeError(f'no mIoU in {run_dir}/*/vis_data/scalars.json: did validation run?')
 
 
-def train(config: str, run_dir: Path, seed: int, data_root: str, options: list) -> None:
+def merged_config(config: str, options: list) -> Config:
+    """The config as tools/train.py builds it from ``config`` and ``--cfg-options options``."""
     cfg = Config.fromfile(str(REPO / config))
-    ckpt = run_dir / f'iter_{cfg.train_cfg.max_iters}.pth'
-    if ckpt.exists():
-        print(f'[toy_seeds] {ckpt} exists, not retraining', flush=True)
-        return
+    parsed = argparse.Namespace()
+    DictAction(option_strings=[], dest='options')(None, parsed, list(options))
+    cfg.merge_from_dict(parsed.options or {})
+    return cfg
+
+
+def train_command(config: str, run_dir: Path, seed: int, data_root: str,
+                  options: list) -> tuple:
+    """The tools/train.py command of one run and the final checkpoint it writes (its
+    ``max_iters`` after ``options``, so a shortened schedule names its own checkpoint)."""
+    cfg = Config.fromfile(str(REPO / config))
     opts = [f'randomness.seed={seed}', 'randomness.deterministic=False']
     if (cfg.get('default_hooks') or {}).get('visualization'):
         opts.append('default_hooks.visualization.draw=False')
@@ -77,8 +85,18 @@ def train(config: str, run_dir: Path, seed: int, data_root: str, options: list) 
     if (cfg.get('val_dataloader') or {}).get('dataset', {}).get('data_root'):
         opts.append(f'val_dataloader.dataset.data_root={data_root}/target')
     opts += list(options)
+    max_iters = merged_config(config, opts).train_cfg.max_iters
     cmd = [sys.executable, str(REPO / 'tools/train.py'), str(REPO / config),
            '--work-dir', str(run_dir), '--cfg-options', *opts]
+    return cmd, run_dir / f'iter_{max_iters}.pth'
+
+
+def train(config: str, run_dir: Path, seed: int, data_root: str, options: list) -> None:
+    """Train one run unless its final checkpoint exists (an interrupted sweep resumes)."""
+    cmd, ckpt = train_command(config, run_dir, seed, data_root, options)
+    if ckpt.exists():
+        print(f'[toy_seeds] {ckpt} exists, not retraining', flush=True)
+        return
     print('[toy_seeds] ' + ' '.join(cmd), flush=True)
     subprocess.run(cmd, check=True, cwd=REPO)
 
