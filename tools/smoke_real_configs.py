@@ -85,24 +85,6 @@ class Result:
     note: str = ''
 
 
-# ---------------------------------------------------------------- the fixture root
-def prepare_root(root: Path, env: Dict[str, str]) -> None:
-    """Raw trees converted as a user does, and the published weights files (each skipped
-    when already written)."""
-    from mmuda.testing.real_fixtures import (
-        TREES,
-        convert_trees,
-        write_published_weights,
-        write_raw_trees,
-    )
-    marker = root / 'data' / '.smoke_fixtures_converted'
-    if not marker.is_file():
-        roots = write_raw_trees(root / 'data')
-        convert_trees(roots, root, env)
-        marker.write_text('\n'.join(TREES.values()) + '\n')
-    write_published_weights(root / 'checkpoints')
-
-
 # ---------------------------------------------------------------- what runs
 def real_configs() -> List[Path]:
     return sorted(p for d in REAL_CONFIG_DIRS for p in (REPO / 'configs' / d).glob('*.py')
@@ -306,6 +288,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--only', nargs='+', default=[],
                         help='run the rows / configs whose config names contain one of these')
     parser.add_argument('--ci', action='store_true', help='only the CI subset (CI_CONFIGS)')
+    parser.add_argument('--config', nargs='+', default=[], metavar='FILE',
+                        help='run these config files alone instead (e.g. an edited copy of a '
+                        'real config; its work_dirs/ inputs must exist in ROOT)')
     parser.add_argument('--with-cp', action='store_true',
                         help='activation checkpointing in backbones that support it')
     parser.add_argument('--threads', type=int, default=1, help='OMP_NUM_THREADS of each run')
@@ -321,17 +306,20 @@ def main(argv=None) -> int:
     rows = [r for r in real_rows() if selected(row_configs(r), only)]
     in_rows = {c for r in real_rows() for c in row_configs(r)}
     alone = [c for c in real_configs() if c.stem not in in_rows and selected([c.stem], only)]
+    if args.config:
+        rows, alone = [], [Path(c).resolve() for c in args.config]
     if args.list:
         for row in rows:
             print(f'row {row.key}: {" -> ".join(s.name for s in row.stages)}')
         for config in alone:
-            print(f'config {config.relative_to(REPO)}')
+            print(f'config {config}')
         return 0
     root = Path(args.root).resolve()
     root.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         [str(REPO)] + [p for p in os.environ.get('PYTHONPATH', '').split(os.pathsep) if p]),
         OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
+    from mmuda.testing.real_fixtures import prepare_root
     prepare_root(root, env)
     os.chdir(root)  # the configs' data/, checkpoints/ and work_dirs/ are relative
     smoke = Smoke(root, args.with_cp, env, root / 'logs')

@@ -401,3 +401,15 @@ def write_published_weights(checkpoints: Path, names: Sequence[str] = tuple(WEIG
             atomic_write(path, lambda f, s=state: torch.save(s, f))
         written.append(path)
     return written
+
+
+def prepare_root(root: Path, env: Dict[str, str] = None) -> None:
+    """What a user has after docs/dataset_prepare.md and the weights section of
+    docs/get_started.md, under ``root`` (the working directory the configs' relative
+    ``data/`` and ``checkpoints/`` paths resolve against): raw trees converted by the project's
+    converters, and every published weights file. Each part is skipped when already done."""
+    marker = root / 'data' / '.smoke_fixtures_converted'
+    if not marker.is_file():
+        convert_trees(write_raw_trees(root / 'data'), root, env)
+        marker.write_text('\n'.join(TREES.values()) + '\n')
+    write_published_weights(root / 'checkpoints')
