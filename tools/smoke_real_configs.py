@@ -55,6 +55,9 @@ from mmuda.reproduce import (  # noqa: E402
 from mmuda.reproduce.plan import load_config  # noqa: E402
 from mmuda.reproduce.stages import TRAIN, Row  # noqa: E402
 
+sys.path.insert(0, str(REPO / 'tools' / 'analysis_tools'))
+from benchmark_doc import command_line, load_note, write_section  # noqa: E402
+
 ITERS = 2
 SMOKE_OPTIONS: Tuple[Tuple[str, str], ...] = (
     ('train_cfg.max_iters', str(ITERS)),
@@ -132,15 +135,14 @@ def run_measured(argv: List[str], log: Path, env: Dict[str, str]) -> Tuple[int, 
 
 
 def seconds_per_iter(work_dir: str, since: float) -> Optional[float]:
-    """mmengine's ``time`` of the last logged iteration (the first includes warm-up) from the
-    newest ``vis_data/scalars.json`` of ``work_dir`` written after ``since``."""
+    """mmengine's ``time`` of the last logged training iteration (the first includes warm-up)
+    from the newest ``vis_data/scalars.json`` of ``work_dir`` written after ``since``."""
     files = [p for p in Path(work_dir).glob('*/vis_data/scalars.json')
              if p.stat().st_mtime >= since]
     if not files:
         return None
-    times = [json.loads(line).get('time') for line in max(files).read_text().splitlines()
-             if line.strip()]
-    times = [t for t in times if t is not None]
+    entries = [json.loads(line) for line in max(files).read_text().splitlines() if line.strip()]
+    times = [e['time'] for e in entries if 'iter' in e and 'time' in e]  # not the val lines
     return times[-1] if times else None
 
 
@@ -154,8 +156,10 @@ def failure_note(log: Path) -> str:
 
 
 class Smoke:
-    def __init__(self, root: Path, with_cp: bool, env: Dict[str, str], logs: Path) -> None:
+    def __init__(self, root: Path, with_cp: bool, env: Dict[str, str], logs: Path,
+                 table_only: bool = False) -> None:
         self.root, self.with_cp, self.env, self.logs = root, with_cp, env, logs
+        self.table_only = table_only
         self.results: List[Result] = []
 
     def run_row(self, row: Row) -> None:
@@ -169,8 +173,10 @@ class Smoke:
                                    note=f'stage {failed!r} failed'))
                 continue
             if state(planned)[0] == FINISHED:
-                self.record(Result(row.key, planned.name, config, 'skipped',
-                                   note='finished in an earlier smoke run'))
+                self.record(self.earlier(row.key, planned.name, config, 'earlier run'))
+                continue
+            if self.table_only:
+                self.record(Result(row.key, planned.name, config, 'not run'))
                 continue
             command = build_command(planned, opts, row.key)
             result = self.run(row.key, planned.name, config, command.argv, planned)
@@ -206,8 +212,10 @@ class Smoke:
         work_dir = osp.join('work_dirs', config.stem)
         final = osp.join(work_dir, f'iter_{ITERS}.pth')
         if osp.isfile(final):
-            self.record(Result('config', 'train', config.stem, 'skipped',
-                               note='finished in an earlier smoke run'))
+            self.record(self.earlier('config', 'train', config.stem, 'earlier run'))
+            return
+        if self.table_only:
+            self.record(Result('config', 'train', config.stem, 'not run'))
             return
         if missing:
             self.record(Result('config', 'train', config.stem, 'not run',
@@ -239,7 +247,23 @@ class Smoke:
         self.record(result)
         return result
 
+    def record_file(self, unit: str, stage: str, config: str) -> Path:
+        return self.root / 'results' / f'{unit.replace(" ", "_")}.{stage}.{config}.json'
+
+    def earlier(self, unit: str, stage: str, config: str, note: str) -> Result:
+        """A stage finished by an earlier smoke run: its recorded measurement, if any."""
+        path = self.record_file(unit, stage, config)
+        if path.is_file():
+            result = Result(**json.loads(path.read_text()))
+            result.note = (result.note + '; ' if result.note else '') + note
+            return result
+        return Result(unit, stage, config, 'skipped', note=note)
+
     def record(self, result: Result) -> None:
+        if result.status in ('passed', 'failed'):
+            path = self.record_file(result.unit, result.stage, result.config)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(asdict(result)))
         self.results.append(result)
         print(f'[smoke]   {result.status}'
               + (f' in {result.seconds:.0f} s, peak {result.peak_mib:.0f} MiB'
@@ -295,6 +319,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='activation checkpointing in backbones that support it')
     parser.add_argument('--threads', type=int, default=1, help='OMP_NUM_THREADS of each run')
     parser.add_argument('--list', action='store_true', help='print what would run')
+    parser.add_argument('--table-only', action='store_true',
+                        help='run nothing: the table of what earlier runs in ROOT measured')
     parser.add_argument('--out', help='markdown page to write the table into')
     parser.add_argument('--section', default='smoke', help='section name in --out')
     return parser.parse_args(argv)
@@ -314,15 +340,17 @@ def main(argv=None) -> int:
         for config in alone:
             print(f'config {config}')
         return 0
+    command = command_line([sys.argv[0]] + list(argv if argv is not None else sys.argv[1:]))
     root = Path(args.root).resolve()
     root.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         [str(REPO)] + [p for p in os.environ.get('PYTHONPATH', '').split(os.pathsep) if p]),
         OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
-    from mmuda.testing.real_fixtures import prepare_root
-    prepare_root(root, env)
+    if not args.table_only:
+        from mmuda.testing.real_fixtures import prepare_root
+        prepare_root(root, env)
     os.chdir(root)  # the configs' data/, checkpoints/ and work_dirs/ are relative
-    smoke = Smoke(root, args.with_cp, env, root / 'logs')
+    smoke = Smoke(root, args.with_cp, env, root / 'logs', args.table_only)
     load_start = os.getloadavg()
     for row in rows:
         smoke.run_row(row)
@@ -332,19 +360,18 @@ def main(argv=None) -> int:
     results = smoke.results
     with open(root / 'smoke_results.json', 'w') as f:
         json.dump([asdict(r) for r in results], f, indent=1)
-    sys.path.insert(0, str(REPO / 'tools' / 'analysis_tools'))
-    from benchmark_doc import command_line, load_note, write_section
     note = (f'CPU only, {args.threads} thread(s) per run, one run at a time; '
             f'{"activation checkpointing on (--with-cp); " if args.with_cp else ""}'
             'batch 1 (+1 target); s/iter = mmengine\'s time of iteration 2; peak RSS = '
             'the process\'s maximum resident set (wait4). ' + load_note(load_start, load_stop))
-    text = table(results, command_line([sys.argv[0]] + list(argv if argv is not None
-                                                             else sys.argv[1:])), note)
+    text = table(results, command, note)
     print(text)
     if args.out:
         write_section(str(REPO / args.out) if not osp.isabs(args.out) else args.out,
                       args.section, text)
     bad = [r for r in results if r.status in ('failed', 'not run')]
+    if args.table_only:
+        return 0
     return 1 if bad else 0
 
 
