@@ -1,10 +1,11 @@
 """The real-size smoke (tools/smoke_real_configs.py) and its fixtures.
 
-Marked ``smoke``: they write the four datasets at their real image sizes (~55 MB), the
+The tests marked ``smoke`` write the four datasets at their real image sizes (~55 MB), the
 published weights files (~1.6 GB) and train ResNet-101 at real sizes, which takes minutes per
 config on a CPU. ``make test`` leaves them out (``-m 'not smoke'``); ``make smoke-ci`` (run by
 ``.ci/run`` after ``make test``) runs them. The fixture root is shared between the tests of one
-session and, with ``MMUDA_SMOKE_ROOT``, between sessions.
+session and, with ``MMUDA_SMOKE_ROOT``, between sessions. The unmarked tests (part of
+``make test``) check in a second that the smoke covers every real config.
 """
 import json
 import os
@@ -17,11 +18,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import REPO
+from conftest import REPO, load_script
 from mmuda.datasets.convert import read_png_header
 from mmuda.testing.real_fixtures import prepare_root
 
-pytestmark = pytest.mark.smoke
 TOOL = REPO / 'tools' / 'smoke_real_configs.py'
 GTA5 = REPO / ('configs/adaptsegnet/adaptsegnet_dlv2-r101_1xb1-150k_gta5-1280x720_'
                'cityscapes-1024x512.py')
@@ -41,6 +41,7 @@ def smoke_root(tmp_path_factory) -> Path:
     return root
 
 
+@pytest.mark.smoke
 def test_fixtures_have_the_original_formats_and_sizes(smoke_root):
     data = smoke_root / 'data'
     gta5 = read_png_header(data / 'gta5/labels/00001.png')
@@ -63,6 +64,7 @@ def test_fixtures_have_the_original_formats_and_sizes(smoke_root):
     assert (data / 'NTHU_Datasets/Rome/class_stats_test.json').is_file()
 
 
+@pytest.mark.smoke
 def test_weights_files_are_recognised_in_their_published_layouts(smoke_root):
     import torch
 
@@ -73,6 +75,7 @@ def test_weights_files_are_recognised_in_their_published_layouts(smoke_root):
         assert detect_layout(state) == entry.layout, name
 
 
+@pytest.mark.smoke
 def test_a_broken_dataset_config_fails_the_smoke_with_a_clear_message(smoke_root, tmp_path):
     """A wrong ``img_suffix`` (GTA5 ships .png) must stop the smoke, naming folder and suffix."""
     broken = tmp_path / 'broken_img_suffix.py'
@@ -86,6 +89,7 @@ def test_a_broken_dataset_config_fails_the_smoke_with_a_clear_message(smoke_root
     assert [r['status'] for r in results] == ['failed']
 
 
+@pytest.mark.smoke
 def test_ci_subset_trains_and_tests_at_real_sizes(smoke_root):
     """The CI subset of the smoke (``--ci``): the configs train 2 iterations, validate 2
     images and their rows' later stages run on what the earlier ones wrote."""
@@ -93,3 +97,26 @@ def test_ci_subset_trains_and_tests_at_real_sizes(smoke_root):
     assert done.returncode == 0, done.stdout[-5000:] + done.stderr[-5000:]
     results = json.loads((smoke_root / 'smoke_results.json').read_text())
     assert results and all(r['status'] in ('passed', 'skipped') for r in results)
+
+
+# ---------------------------------------------------------------- fast checks (not smoke)
+def test_every_real_config_is_in_the_smoke():
+    """Each GTA5 / SYNTHIA / Cross-City config runs in a row or alone, and nothing twice."""
+    tool = load_script('tools/smoke_real_configs.py', 'smoke_real_configs')
+    in_rows = [c for r in tool.real_rows() for c in tool.row_configs(r)]
+    alone = [c.stem for c in tool.real_configs() if c.stem not in set(in_rows)]
+    shipped = sorted(p.stem for p in (REPO / 'configs').glob('*/*.py')
+                     if 'toy' not in p.name and p.parent.name != '_base_')
+    assert sorted(set(in_rows) | set(alone)) == shipped
+    assert len(alone) == len(set(alone))
+    assert set(tool.CI_CONFIGS) <= set(in_rows)  # CI runs whole rows
+
+
+def test_work_dir_inputs_point_at_what_the_smoke_writes():
+    tool = load_script('tools/smoke_real_configs.py', 'smoke_real_configs')
+    cfg = {'load_from': 'work_dirs/a/iter_20000.pth', 'x': {'y': 'work_dirs/labels', 'z': 3},
+           'data_root': 'data/gta5'}
+    assert tool.work_dir_paths(cfg) == [('load_from', 'work_dirs/a/iter_20000.pth'),
+                                        ('x.y', 'work_dirs/labels')]
+    assert tool.smoke_path('work_dirs/a/iter_20000.pth') == 'work_dirs/a/iter_2.pth'
+    assert tool.smoke_path('work_dirs/labels') == 'work_dirs/labels'
