@@ -85,6 +85,7 @@ class Result:
     seconds: Optional[float] = None
     s_per_iter: Optional[float] = None
     peak_mib: Optional[float] = None
+    load: str = ''                # 1-min load average at start and end (2 CPUs here)
     note: str = ''
 
 
@@ -230,12 +231,13 @@ class Smoke:
         name = f'{unit.replace(" ", "_")}.{stage}.{config}'
         log = self.logs / f'{name}.log'
         print(f'[smoke] {unit} / {stage}: {config}', flush=True)
-        start = time.time()
+        start, load = time.time(), os.getloadavg()[0]
         code, seconds, peak = run_measured(argv, log, self.env)
         kind = planned.stage.kind if planned else TRAIN
         work_dir = work_dir or (planned.work_dir if planned else None)
         result = Result(unit, stage, config, 'passed' if code == 0 else 'failed',
-                        seconds=round(seconds, 1), peak_mib=round(peak))
+                        seconds=round(seconds, 1), peak_mib=round(peak),
+                        load=f'{load:.1f}-{os.getloadavg()[0]:.1f}')
         if kind == TRAIN and work_dir:
             result.s_per_iter = seconds_per_iter(work_dir, start)
             if code == 0 and not osp.isfile(osp.join(work_dir, f'iter_{ITERS}.pth')):
@@ -294,12 +296,12 @@ def smoke_path(path: str) -> str:
 def table(results: Sequence[Result], command: str, note: str) -> str:
     lines = [f'`{command}`', '', note, '',
              '| row / config | stage | config | status | s/iter (CPU) | peak RSS MiB | '
-             'seconds | note |', '|---|---|---|---|---|---|---|---|']
+             'seconds | load | note |', '|---|---|---|---|---|---|---|---|---|']
     for r in results:
         lines.append(f'| {r.unit} | {r.stage} | `{r.config}` | {r.status} | '
                      f'{"-" if r.s_per_iter is None else f"{r.s_per_iter:.1f}"} | '
                      f'{"-" if r.peak_mib is None else f"{r.peak_mib:.0f}"} | '
-                     f'{"-" if r.seconds is None else f"{r.seconds:.0f}"} | '
+                     f'{"-" if r.seconds is None else f"{r.seconds:.0f}"} | {r.load or "-"} | '
                      f'{r.note.replace("|", "/")} |')
     return '\n'.join(lines)
 
@@ -360,10 +362,14 @@ def main(argv=None) -> int:
     results = smoke.results
     with open(root / 'smoke_results.json', 'w') as f:
         json.dump([asdict(r) for r in results], f, indent=1)
-    note = (f'CPU only, {args.threads} thread(s) per run, one run at a time; '
+    collected = ('Collected with --table-only from what the same command without it measured '
+                 'in earlier runs (per stage; "not run": not reached in the time available). '
+                 if args.table_only else '')
+    note = collected + (f'CPU only, {args.threads} thread(s) per run, one run at a time; '
             f'{"activation checkpointing on (--with-cp); " if args.with_cp else ""}'
             'batch 1 (+1 target); s/iter = mmengine\'s time of iteration 2; peak RSS = '
-            'the process\'s maximum resident set (wait4). ' + load_note(load_start, load_stop))
+            'the process\'s maximum resident set (wait4). '
+            + ('' if args.table_only else load_note(load_start, load_stop)))
     text = table(results, command, note)
     print(text)
     if args.out:
