@@ -174,7 +174,7 @@ class Smoke:
                                    note=f'stage {failed!r} failed'))
                 continue
             if state(planned)[0] == FINISHED:
-                self.record(self.earlier(row.key, planned.name, config, 'earlier run'))
+                self.record(self.earlier(row.key, planned.name, config, 'earlier run'), save=False)
                 continue
             if self.table_only:
                 self.record(Result(row.key, planned.name, config, 'not run'))
@@ -213,7 +213,7 @@ class Smoke:
         work_dir = osp.join('work_dirs', config.stem)
         final = osp.join(work_dir, f'iter_{ITERS}.pth')
         if osp.isfile(final):
-            self.record(self.earlier('config', 'train', config.stem, 'earlier run'))
+            self.record(self.earlier('config', 'train', config.stem, 'earlier run'), save=False)
             return
         if self.table_only:
             self.record(Result('config', 'train', config.stem, 'not run'))
@@ -261,8 +261,8 @@ class Smoke:
             return result
         return Result(unit, stage, config, 'skipped', note=note)
 
-    def record(self, result: Result) -> None:
-        if result.status in ('passed', 'failed'):
+    def record(self, result: Result, save: bool = True) -> None:
+        if save and result.status in ('passed', 'failed'):
             path = self.record_file(result.unit, result.stage, result.config)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(asdict(result)))
