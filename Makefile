@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 REQS := requirements/build.txt requirements/mmcv.txt requirements/runtime.txt requirements/tests.txt
 
-.PHONY: install demo test test-cpus lint clean-venv
+.PHONY: install demo test test-cpus smoke smoke-ci lint clean-venv
 
 install: $(VENV)/.deps-installed
 	@# (checked from / so that the current directory is not on sys.path)
@@ -32,13 +32,23 @@ demo: install
 PYTEST := $(PY) -m pytest -q -n 2 --dist loadfile
 
 test: install
-	$(PYTEST) tests
+	$(PYTEST) -m 'not smoke' tests
+
+# Real-size smoke (tools/smoke_real_configs.py, docs/benchmark.md#real-size-smoke): every
+# GTA5 / SYNTHIA / Cross-City config trains 2 iterations on fixture datasets at the real image
+# sizes, the paper rows stage by stage. Hours on 2 CPU cores; smoke-ci is the subset CI runs.
+SMOKE_ROOT ?= work_dirs/smoke
+smoke: install
+	$(PY) tools/smoke_real_configs.py --root $(SMOKE_ROOT) --with-cp
+
+smoke-ci: install
+	MMUDA_SMOKE_ROOT=$(abspath $(SMOKE_ROOT))-ci $(PY) -m pytest -q -m smoke tests/test_tools/test_smoke_real_configs.py
 
 # The suite as other CPUs would run it (tests/README.md): float32 results depend on which
 # MKL / oneDNN kernels a CPU selects, so a tolerance that holds on one CPU only fails here.
 test-cpus: install
-	MKL_ENABLE_INSTRUCTIONS=AVX2 $(PYTEST) tests
-	MKL_ENABLE_INSTRUCTIONS=AVX512 $(PYTEST) tests
+	MKL_ENABLE_INSTRUCTIONS=AVX2 $(PYTEST) -m 'not smoke' tests
+	MKL_ENABLE_INSTRUCTIONS=AVX512 $(PYTEST) -m 'not smoke' tests
 	MMUDA_TEST_MKLDNN=0 $(PYTEST) tests/test_models
 	ONEDNN_MAX_CPU_ISA=AVX2 $(PYTEST) tests/test_models
 

@@ -33,6 +33,9 @@ NUM_CLASSES = 7
 def pytest_configure(config):
     """``MMUDA_TEST_MKLDNN=0`` runs the suite without oneDNN kernels, as a CPU whose oneDNN
     takes other code paths would round differently (see tests/README.md, issue 18)."""
+    config.addinivalue_line('markers', 'smoke: real-size smoke of the real-data configs '
+                            '(tools/smoke_real_configs.py; minutes per config): `make smoke-ci`, '
+                            'left out of `make test`')
     if os.environ.get('MMUDA_TEST_MKLDNN') == '0':
         torch.backends.mkldnn.enabled = False
 
