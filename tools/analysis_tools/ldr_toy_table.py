@@ -164,8 +164,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     print(text)
     if args.out:
         stamp = datetime.date.today().isoformat()
+        command = command_line(None if argv is None else [__file__, *argv])
         write_section(args.out, args.section,
-                      f'Written on {stamp} by\n\n```shell\n{command_line()}\n```\n\n{text}')
+                      f'Written on {stamp} by\n\n```shell\n{command}\n```\n\n{text}')
 
 
 if __name__ == '__main__':
