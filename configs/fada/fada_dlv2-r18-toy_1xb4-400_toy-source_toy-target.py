@@ -18,7 +18,7 @@ _base_ = [
 model = dict(segmentor=_base_.segmentor, source_temperature=False,
              discriminators=dict(fine=dict(in_channels=256, num_classes=_base_.num_classes)))
 train_dataloader = dict(dataset=dict(source=dict(pipeline=[
-    *_base_.source_pipeline[:2], _base_.fada_source_jitter, *_base_.source_pipeline[2:]])))
+    *_base_.source_pipeline[:3], _base_.fada_source_jitter, *_base_.source_pipeline[3:]])))
 # The segmentor schedule is the warm-up's (the hook refuses another one); D decays over
 # 1.5625x its 400 steps, the reference's ratio (62.5k for a 40k stage).
 param_scheduler = dict(discriminators=[dict(type='PolyLR', power=0.9, eta_min=0.0, begin=0,

@@ -30,7 +30,7 @@ model = dict(
     adv_features=dict(high=-1, mid=0))
 source_jitter = dict(type='ColorJitter', brightness=0.5, contrast=0.5, saturation=0.5, hue=0.2)
 train_dataloader = dict(dataset=dict(source=dict(pipeline=[
-    *_base_.source_pipeline[:2], source_jitter, *_base_.source_pipeline[2:]])))
+    *_base_.source_pipeline[:3], source_jitter, *_base_.source_pipeline[3:]])))
 optim_wrapper = dict(segmentor=dict(optimizer=dict(lr=0.0035)))
 constant = dict(type='ConstantLR', factor=1.0, begin=0, end=max_iters, by_epoch=False)
 param_scheduler = dict(segmentor=[constant], discriminators=[constant])

@@ -164,7 +164,8 @@ def ldr_row(benchmark: str, configs: Dict[str, str], ldr_dir: str, stage1_from_s
     """translator -> translated target train and val -> M pre-training -> stage 0 ->
     class-median pseudo labels -> stage 1 -> test. The real stage 1 restarts from the initial
     weights (BDL's SSL round) and loads M from its pre-training; the toy stage 1 fine-tunes
-    stage 0 (``load_from``)."""
+    stage 0 (``load_from``). With a ``source_only`` config (the toy), stage 0 starts from that
+    source-only model (``load_from``), the toy's stand-in for a pre-trained DeepLab."""
     translated = (((TRANSLATED_TRAIN, 'translate-train'),)
                   + tuple((key, 'translate-val') for key in TRANSLATED_VAL))
     recon = tuple((key, 'recon-pretrain') for key in RECON_INIT)
@@ -180,13 +181,17 @@ def ldr_row(benchmark: str, configs: Dict[str, str], ldr_dir: str, stage1_from_s
         Stage('recon-pretrain', TRAIN, 'pre-training of the reconstruction network M',
               config=configs['pretrain']),
         Stage('stage0', TRAIN, 'LDR without pseudo labels (gives the pseudo labels)',
-              config=configs['stage0'], reads=translated + recon),
+              config=configs['stage0'], reads=translated + recon + (
+                  (('load_from', 'source-only'),) if 'source_only' in configs else ())),
         Stage('pseudo', PSEUDO_LABELS, 'class-median pseudo labels of the translated target',
               of='stage0', out=f'{ROOT}/{ldr_dir}/pseudo_labels',
               args=('--policy', 'class_median')),
         Stage('stage1', TRAIN, 'LDR with the pseudo labels', config=configs['stage1'],
               reads=stage1_reads),
         test('stage1', 'evaluate on the translated target val images (single scale)')]
+    if 'source_only' in configs:
+        stages.insert(4, Stage('source-only', TRAIN, 'the source-only model stage 0 starts from',
+                               config=configs['source_only']))
     if benchmark == 'toy':
         stages.insert(0, toy_data())
     return Row('ldr', benchmark, tuple(stages), source)
@@ -207,7 +212,8 @@ def ldr_rows() -> List[Row]:
         translator=f'configs/ldr/ldr-translator_cyclegan-toy_1xb4-400_{TOY}.py',
         pretrain='configs/ldr/ldr-recon-pretrain_toy_1xb4-600_toy-source.py',
         stage0=f'configs/ldr/ldr-stage0_dlv2-r18-toy_1xb4-300_{TOY}-t2s.py',
-        stage1=f'configs/ldr/ldr_dlv2-r18-toy_1xb4-300_{TOY}-t2s.py')
+        stage1=f'configs/ldr/ldr_dlv2-r18-toy_1xb4-300_{TOY}-t2s.py',
+        source_only=f'configs/source_only/source-only-singlelevel_dlv2-r18-toy_1xb4-600_{TOY}.py')
     rows.append(ldr_row('toy', configs, 'ldr-toy', True,
                         'embedded toy domains (no paper number)'))
     return rows

@@ -66,6 +66,8 @@ LDR_TINY = [
     # the tiny 32x64 images at full size (the toy config reconstructs at 64x128)
     *[f'recon-pretrain:{o}' for o in (*TWO_ITERS, *TINY_M,
                                       'train_dataloader.dataset.pipeline.3.scale=(64,32)')],
+    # the source-only model stage 0 starts from
+    *[f'source-only:{o}' for o in (*TWO_ITERS, *LOADERS[2:], 'train_cfg.val_interval=2')],
     *[f'{stage}:{o}' for stage in ('stage0', 'stage1')
       for o in (*TWO_ITERS, *LOADERS[2:], *TINY_M, 'model.recon_scale=1.0',
                 'train_cfg.val_interval=2',
@@ -309,8 +311,8 @@ def test_a_killed_stage_resumes_to_the_uninterrupted_metrics(fada_toy, toy_root,
 def test_ldr_toy_row_runs_every_stage_and_a_rerun_skips_them(toy_root, tmp_path):
     cwd = toy_workspace(tmp_path, toy_root)
     out = run_reproduce(cwd, 'ldr', 'toy', '--cfg-options', *LDR_TINY)
-    stages = ('translator', 'translate-train', 'translate-val', 'recon-pretrain', 'stage0',
-              'pseudo', 'stage1', 'test')
+    stages = ('translator', 'translate-train', 'translate-val', 'recon-pretrain', 'source-only',
+              'stage0', 'pseudo', 'stage1', 'test')
     for stage in stages:
         assert f'] {stage}: done in' in out, stage
     cmds = stage_commands(out)
@@ -318,7 +320,9 @@ def test_ldr_toy_row_runs_every_stage_and_a_rerun_skips_them(toy_root, tmp_path)
     assert cfg_options(cmds['stage1'])['val_dataloader.dataset.data_prefix.img_path'] == \
         translated
     table = final_table(out)
-    assert set(table) == {('stage0', 'mIoU'), ('stage1', 'mIoU'), ('test', 'mIoU')}
+    assert set(table) == {('source-only', 'mIoU'), ('stage0', 'mIoU'), ('stage1', 'mIoU'),
+                          ('test', 'mIoU')}
+    assert cfg_options(cmds['stage0'])['load_from'].endswith('/iter_2.pth')
     assert all(value != '-' for value in table.values()), table
     again = run_reproduce(cwd, 'ldr', 'toy', '--cfg-options', *LDR_TINY)
     assert 'done in' not in again and final_table(again) == table

@@ -5,5 +5,5 @@
 # baseline of its own: adapted runs are compared with source-only runs that have it too.
 _base_ = ['./uda_toy-source_to_toy-target.py']
 source_jitter = dict(type='ColorJitter', brightness=0.5, contrast=0.5, saturation=0.5, hue=0.2)
-source_pipeline = [*_base_.source_pipeline[:2], source_jitter, *_base_.source_pipeline[2:]]
+source_pipeline = [*_base_.source_pipeline[:3], source_jitter, *_base_.source_pipeline[3:]]
 train_dataloader = dict(dataset=dict(source=dict(pipeline=source_pipeline)))
