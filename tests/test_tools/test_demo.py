@@ -37,7 +37,7 @@ def test_demo_runs_differ_only_in_the_jitter_and_the_adaptation():
     assert cfgs['adaptsegnet'].train_dataloader == plain
     assert cfgs['adaptsegnet-jitter'].train_dataloader == jitter
     pipeline = list(plain.dataset.source.pipeline)
-    pipeline.insert(2, fada.fada_source_jitter)
+    pipeline.insert(3, fada.fada_source_jitter)  # after CheckSegLabels
     assert jitter.dataset.source.pipeline == pipeline
     jitter.dataset.source.pipeline = plain.dataset.source.pipeline
     assert jitter == plain
