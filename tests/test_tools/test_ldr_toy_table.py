@@ -10,7 +10,7 @@ from conftest import load_script
 TABLE = load_script('tools/analysis_tools/ldr_toy_table.py')
 MIOU = {'source_only': [10.0, 12.0], 'translation_only': [70.0, 75.0], 'pl': [72.0, 74.0],
         'norecon': [73.0, 76.0], 'ldr': [74.0, 77.5], 'norecon_stage0': [60.0, 61.0],
-        'stage0': [62.0, 60.5]}
+        'stage0': [62.0, 60.5], 'stage0_fmdetach': [65.0, 66.0], 'ldr_fmdetach': [71.0, 74.0]}
 
 
 def write_run(run_dir: Path, miou: float, ce=(2.0, 0.5)) -> None:
@@ -51,6 +51,11 @@ def test_table_rows_deltas_and_source_ce(tmp_path):
     assert '| ldr - norecon | +1.00 | +1.50 | +1.25 | 2/2 | 0.50 |' in text
     assert '| stage0 - norecon_stage0 | +2.00 | -0.50 | +0.75 | 1/2 | 1.00 |' in text
     assert '| ldr | 2.000 / 0.400, max 3.500 | 2.000 / 0.400, max 3.500 |' in text
+    # the detached variant: its rows, against LDR and against translation only, its source CE
+    assert '| LDR (stage 1), real-pair features detached | 71.00 | 74.00 | 72.50 (2.12) |' in text
+    assert '| ldr_fmdetach - ldr | -3.00 | -3.50 | -3.25 | 0/2 | 0.50 |' in text
+    assert '| ldr_fmdetach - translation_only | +1.00 | -1.00 | +0.00 | 1/2 | 1.00 |' in text
+    assert '| stage0_fmdetach | 2.000 / 0.500, max 2.000 |' in text
 
 
 def test_out_replaces_only_its_section(tmp_path):

@@ -9,6 +9,10 @@
 #   norecon            + the output-space adversarial term: stage 0 and stage 1 without
 #                      reconstruction (ldr-norecon_*), pseudo labels from its own stage 0
 #   (ldr of ldr_toy_seeds.sh: + reconstruction)
+#   stage0_fmdetach, ldr_fmdetach   LDR's stage 0 and stage 1 with the feature-matching term
+#                      comparing against the real pair's features as a fixed target
+#                      (FeatureMatchingLoss(detach_real=True), pix2pixHD's choice), pseudo
+#                      labels from its own stage 0
 # Every segmentation run starts from the seed's source-only model and has the same schedule.
 #   bash tools/analysis_tools/ldr_toy_ablation.sh [WORK_DIR] [SEED ...]
 set -euo pipefail
@@ -25,13 +29,18 @@ D='{work_dir}/data/seed{seed}'
 TRAIN_IMG="train_dataloader.dataset.target.data_prefix.img_path=$D/translated/train"
 VAL_IMG="val_dataloader.dataset.data_prefix.img_path=$D/translated/val"
 SO_CKPT='{work_dir}/source_only/seed{seed}/iter_600.pth'
+M_CKPT='{work_dir}/pretrain/seed{seed}/iter_600.pth'
+S1=$C/ldr_dlv2-r18-toy_1xb4-300_toy-source_toy-target-t2s.py
+DETACH='model.feature_matching.detach_real=True'
 NO_RECON='model.reconstructor=None model.recon_discriminator=None model.perceptual=None'
 NO_RECON_OPTS=()
 for o in $NO_RECON; do NO_RECON_OPTS+=(--options "norecon_stage0=$o"); done
 for s in $SEEDS; do
-  test -f "$W/source_only/seed$s/iter_600.pth" || {
-    echo "no $W/source_only/seed$s/iter_600.pth: run tools/analysis_tools/ldr_toy_seeds.sh first" >&2
-    exit 1; }
+  for f in source_only/seed$s/iter_600.pth pretrain/seed$s/iter_600.pth; do
+    test -f "$W/$f" || {
+      echo "no $W/$f: run tools/analysis_tools/ldr_toy_seeds.sh first" >&2
+      exit 1; }
+  done
 done
 $PY tools/analysis_tools/toy_seeds.py --work-dir "$W" --seeds $SEEDS --results ablation.json \
   --exec translation_only="$PY tools/test.py $SO $SO_CKPT --work-dir {work_dir}/translation_only/seed{seed} --cfg-options test_dataloader.dataset.data_prefix.img_path=$D/translated/val" \
@@ -49,4 +58,16 @@ $PY tools/analysis_tools/toy_seeds.py --work-dir "$W" --seeds $SEEDS --results a
   --run norecon=$NR \
   --options 'norecon=load_from={work_dir}/norecon_stage0/seed{seed}/iter_300.pth' \
   --options "norecon=$TRAIN_IMG" --options "norecon=$VAL_IMG" \
-  --options "norecon=train_dataloader.dataset.target.data_prefix.seg_map_path=$D/pseudo_labels_norecon"
+  --options "norecon=train_dataloader.dataset.target.data_prefix.seg_map_path=$D/pseudo_labels_norecon" \
+  --run stage0_fmdetach=$S0 \
+  --options 'stage0_fmdetach=load_from={work_dir}/source_only/seed{seed}/iter_600.pth' \
+  --options "stage0_fmdetach=model.reconstructor.init_cfg.checkpoint=$M_CKPT" \
+  --options "stage0_fmdetach=model.recon_discriminator.init_cfg.checkpoint=$M_CKPT" \
+  --options "stage0_fmdetach=$DETACH" \
+  --options "stage0_fmdetach=$TRAIN_IMG" --options "stage0_fmdetach=$VAL_IMG" \
+  --exec pseudo_fmdetach="$PY tools/generate_pseudo_labels.py $S0 {work_dir}/stage0_fmdetach/seed{seed}/iter_300.pth --policy class_median --out-dir $D/pseudo_labels_fmdetach --cfg-options $TRAIN_IMG" \
+  --run ldr_fmdetach=$S1 \
+  --options 'ldr_fmdetach=load_from={work_dir}/stage0_fmdetach/seed{seed}/iter_300.pth' \
+  --options "ldr_fmdetach=$DETACH" \
+  --options "ldr_fmdetach=$TRAIN_IMG" --options "ldr_fmdetach=$VAL_IMG" \
+  --options "ldr_fmdetach=train_dataloader.dataset.target.data_prefix.seg_map_path=$D/pseudo_labels_fmdetach"

@@ -2,7 +2,7 @@
 
 ``tools/analysis_tools/ldr_toy_seeds.sh WORK_DIR`` trains, per seed, the translator, M, the
 source-only model, LDR's stage 0 and stage 1; ``ldr_toy_ablation.sh WORK_DIR`` adds the parts
-in between. This reads their target-val mIoU (the validation at the end of each training run,
+in between and LDR with the feature-matching term's real side detached (pix2pixHD's choice). This reads their target-val mIoU (the validation at the end of each training run,
 ``tools/test.py``'s metrics for "translation only") and builds one table: every rung of the
 ladder per seed, mean and standard deviation, and the paired difference of each rung against
 the one below it with a two-sided exact sign test. It also reports, per LDR run, the source
@@ -40,6 +40,20 @@ STAGE0: Tuple[Tuple[str, str], ...] = (
     ('norecon_stage0', 'stage 0 without reconstruction'),
     ('stage0', 'stage 0 with reconstruction'),
 )
+# the reconstruction with feature matching against the real pair as a fixed target
+# (FeatureMatchingLoss(detach_real=True), pix2pixHD's choice), the same ladder otherwise
+DETACHED: Tuple[Tuple[str, str], ...] = (
+    ('stage0_fmdetach', 'stage 0 with reconstruction, real-pair features detached'),
+    ('ldr_fmdetach', 'LDR (stage 1), real-pair features detached'),
+)
+# extra paired comparisons: (below, above)
+EXTRA_PAIRS: Tuple[Tuple[str, str], ...] = (
+    ('norecon_stage0', 'stage0'),
+    ('stage0', 'stage0_fmdetach'),
+    ('ldr', 'ldr_fmdetach'),
+    ('translation_only', 'ldr_fmdetach'),
+)
+RECON_RUNS = ('stage0', 'ldr', 'stage0_fmdetach', 'ldr_fmdetach')
 SOURCE_CE = 'src.decode.loss_ce'
 
 
@@ -90,7 +104,8 @@ def mean_std(values: Sequence[float]) -> str:
 def collect(work_dir: Path, seeds: Sequence[int]) -> Dict[str, List[Optional[float]]]:
     """mIoU per run and seed; ``None`` for a run that has not been made (yet)."""
     readers = dict(train=train_miou, test=test_miou)
-    runs = [(name, how) for name, _, how in RUNGS] + [(name, 'train') for name, _ in STAGE0]
+    runs = [(name, how) for name, _, how in RUNGS] + [
+        (name, 'train') for name, _ in STAGE0 + DETACHED]
     table = {}
     for name, how in runs:
         table[name] = [read_or_none(readers[how], work_dir / name / f'seed{s}') for s in seeds]
@@ -114,16 +129,18 @@ def render(work_dir: Path, seeds: Sequence[int]) -> str:
     head = f'| run | {" | ".join(f"seed {s}" for s in seeds)} | mean (std) |'
     rule = f'|---|{"---|" * len(seeds)}---|'
     lines = ['Target val mIoU (%):', '', head, rule]
-    labels = {name: label for name, label, _ in RUNGS} | dict(STAGE0)
-    for name in [r[0] for r in RUNGS] + [s[0] for s in STAGE0]:
+    labels = {name: label for name, label, _ in RUNGS} | dict(STAGE0) | dict(DETACHED)
+    for name in [r[0] for r in RUNGS] + [s[0] for s in STAGE0 + DETACHED]:
         values = table[name]
         summary = mean_std(values) if None not in values else 'incomplete'
         lines.append(f'| {labels[name]} | {" | ".join(cell(v) for v in values)} | {summary} |')
-    lines += ['', 'Paired differences, each rung against the one above it (same seed):', '',
+    lines += ['', 'Paired differences (same seed): each rung against the one above it, then '
+              'stage 0 with and without reconstruction, and the detached variant against '
+              'LDR and against translation only:', '',
               f'| step | {" | ".join(f"seed {s}" for s in seeds)} | mean | better on | '
               'sign test p |', f'|---|{"---|" * len(seeds)}---|---|---|']
     pairs = list(zip([r[0] for r in RUNGS], [r[0] for r in RUNGS][1:]))
-    pairs.append(('norecon_stage0', 'stage0'))
+    pairs.extend(EXTRA_PAIRS)
     for below, above in pairs:
         if None in table[above] or None in table[below]:
             lines.append(f'| {above} - {below} | {" | ".join("" for _ in seeds)} | '
@@ -138,7 +155,7 @@ def render(work_dir: Path, seeds: Sequence[int]) -> str:
               'first / last logged value, largest value:', '',
               '| run | ' + ' | '.join(f'seed {s}' for s in seeds) + ' |',
               f'|---|{"---|" * len(seeds)}']
-    for name in ('stage0', 'ldr'):
+    for name in RECON_RUNS:
         cells = []
         for s in seeds:
             run_dir = work_dir / name / f'seed{s}'
