@@ -233,7 +233,7 @@ def test_restricted_cells_are_the_receptive_fields_of_the_class_cells():
     labels[0, 8, :] = 1  # the bottom row
     masks = one_hot_masks(labels, 3)
     sizes = disc._layer_sizes(masks)
-    cells = disc._needed_cells(mode_downsample(masks, sizes[-1]), sizes)
+    cells, _ = disc._needed_cells(mode_downsample(masks, sizes[-1]), sizes)
     assert [c.counts for c in cells] == [
         [7 * 7 + 4 * 4, 13 * 4, 0], [5 * 5 + 3 * 3, 13 * 3, 0], [3 * 3 + 2 * 2, 13 * 2, 0],
         [1 + 1, 13, 0]]

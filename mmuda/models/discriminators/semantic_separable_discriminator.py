@@ -106,18 +106,6 @@ def _out_size(conv: nn.Conv2d, size: Sequence[int]) -> Tuple[int, int]:
                  zip(size, conv.padding, conv.kernel_size, conv.stride))
 
 
-def _receptive_field(needed: Tensor, conv: nn.Conv2d, size: Sequence[int]) -> Tensor:
-    """The cells of a layer's input (of ``size``) that some kernel tap of a needed output cell
-    reads: the transposed convolution of the (C, N, H', W') needed map with a ones kernel."""
-    c, n, ho, wo = needed.shape
-    extra = [s + 2 * p - k - (o - 1) * st for s, p, k, o, st in
-             zip(size, conv.padding, conv.kernel_size, (ho, wo), conv.stride)]
-    reach = F.conv_transpose2d(needed.flatten(0, 1).unsqueeze(1).float(),
-                               needed.new_ones(1, 1, *conv.kernel_size, dtype=torch.float),
-                               stride=conv.stride, padding=conv.padding, output_padding=extra)
-    return reach.view(c, n, *size) > 0
-
-
 def _taps(cells: _Cells, conv: nn.Conv2d, size: Sequence[int]) -> Tuple[Tensor, Tensor]:
     """For every row of ``cells`` (output cells of ``conv``) and every kernel tap (i, j), in
     the order of a (kh, kw) kernel: the input grid cell it reads, an index into the
@@ -282,24 +270,26 @@ class SemanticSeparableDiscriminator(BaseModule):
         kh, kw = second.kernel_size
         cells, labels = self._cells_by_class(masks)
         counts = torch.bincount(labels, minlength=c).tolist()
-        rows = x.permute(0, 2, 3, 1).reshape(-1, channels)[cells]
+        rows = x.permute(0, 2, 3, 1).reshape(-1, channels).index_select(0, cells)
         bias = first.bias.view(c, c0)
         background = F.leaky_relu(bias, slope)  # a_c: the first layer off class c's cells
         hidden = per_class_linear(rows, first.weight.reshape(c, c0, channels), counts)
-        deviation = F.leaky_relu(hidden + bias[labels], slope) - background[labels]
+        deviation = (F.leaky_relu(hidden + bias.index_select(0, labels), slope)
+                     - background.index_select(0, labels))
         # one block per class: its background row (-> the constant part's kernel), then the
         # deviations of its cells (-> their contributions)
         order, heads, body = _class_blocks(counts, c, cells.device)
-        stacked = torch.cat([background.to(deviation.dtype), deviation])[order]
+        stacked = torch.cat([background.to(deviation.dtype), deviation]).index_select(0, order)
         out = per_class_linear(stacked, second.weight.permute(0, 2, 3, 1).reshape(c, -1, c0),
                                [k + 1 for k in counts])
         # the constant a_c map seen through the kernel: the taps inside the map, summed
         _, inside = _taps(out_cells, second, (h, w))
-        constant = per_class_linear(inside.to(out.dtype), out[heads].view(c, c1, kh * kw),
+        constant = per_class_linear(inside.to(out.dtype),
+                                    out.index_select(0, heads).view(c, c1, kh * kw),
                                     out_cells.counts)
-        own_bias = second.bias.view(c, c1)[out_cells.classes()].to(out.dtype)
-        return constant + own_bias + self._scatter(out[body], cells, labels, (n, h, w),
-                                                   out_cells)
+        own_bias = second.bias.view(c, c1).index_select(0, out_cells.classes()).to(out.dtype)
+        return constant + own_bias + self._scatter(out.index_select(0, body), cells, labels,
+                                                   (n, h, w), out_cells)
 
     @staticmethod
     def _cells_by_class(masks: Tensor) -> Tuple[Tensor, Tensor]:
@@ -333,39 +323,46 @@ class SemanticSeparableDiscriminator(BaseModule):
         values = parts.view(-1, c1, kh, kw).permute(0, 2, 3, 1)[kept]
         return values.new_zeros(len(out_cells.flat), c1).index_add(0, rows[kept], values)
 
-    def _restricted_layer(self, conv: nn.Conv2d, rows: Tensor, in_cells: _Cells,
+    def _restricted_layer(self, conv: nn.Conv2d, rows: Tensor, index: Tensor,
                           out_cells: _Cells) -> Tensor:
-        """``conv(leaky(input))`` at the cells ``out_cells`` of each class, from the input rows
-        at ``in_cells``, which hold every cell those outputs read (see :meth:`_needed_cells`):
-        the patches gathered (a zero row where a tap falls on the padding), one matrix product
+        """``conv(leaky(input))`` at the cells ``out_cells`` of each class, from the input
+        ``rows`` of every cell those outputs read: the patches gathered by ``index`` (the input
+        row of each output row and kernel tap, see :meth:`_needed_cells`), one matrix product
         per class."""
-        grid, inside = _taps(out_cells, conv, in_cells.grid[2:])
-        index = torch.where(inside, in_cells.lookup[torch.where(inside, grid, 0)], len(rows))
         padded = F.pad(F.leaky_relu(rows, self.negative_slope), (0, 0, 0, 1))
         patches = padded.index_select(0, index.flatten()).view(*index.shape, rows.shape[1])
         patches = patches.flatten(1)
         c = self.num_classes
         weight = conv.weight.permute(0, 2, 3, 1).reshape(c, conv.out_channels // c, -1)
         out = per_class_linear(patches, weight, out_cells.counts)
-        return out + conv.bias.view(c, -1)[out_cells.classes()].to(out.dtype)
+        return out + conv.bias.view(c, -1).index_select(0, out_cells.classes()).to(out.dtype)
 
-    def _needed_cells(self, final: Tensor, sizes: Sequence[Tuple[int, int]]) -> List[_Cells]:
+    def _needed_cells(self, final: Tensor, sizes: Sequence[Tuple[int, int]]
+                      ) -> Tuple[List[_Cells], List[Tensor]]:
         """The cells each class module computes at layers 2, 3, ..., last: at the last one the
-        class's own (resampled) mask ``final``, at each earlier one the receptive field of the
-        next layer's cells."""
-        needed = [final.transpose(0, 1) != 0]  # (C, N, H, W)
+        class's own (resampled) mask ``final``, at each earlier one the cells that the kernel
+        taps of the next layer's cells read (its receptive field, clipped to the map). And, for
+        layers 3 and later, the input row each output row reads through each kernel tap,
+        (m, kh * kw), where the row after the last input row (a zero row) is the padding."""
+        cells, taps = [_Cells.where(final.transpose(0, 1) != 0)], []
         for conv, size in zip(reversed(self.convs[2:]), reversed(sizes[1:-1])):
-            needed.insert(0, _receptive_field(needed[0], conv, size))
-        return [_Cells.where(m) for m in needed]
+            grid, inside = _taps(cells[0], conv, size)
+            classes, images = cells[0].grid[:2]
+            needed = torch.zeros(classes, images, *size, dtype=torch.bool, device=grid.device)
+            needed.view(-1)[grid[inside]] = True
+            cells.insert(0, _Cells.where(needed))
+            read = cells[0].lookup[torch.where(inside, grid, 0)]
+            taps.insert(0, torch.where(inside, read, len(cells[0].flat)))
+        return cells, taps
 
     def _restricted_forward(self, x: Tensor, masks: Tensor) -> Tensor:
         """:meth:`forward` computing each class module only where it reaches the result."""
         sizes = self._layer_sizes(masks)
         final = mode_downsample(masks, sizes[-1])
-        layers = self._needed_cells(final, sizes)
+        layers, taps = self._needed_cells(final, sizes)
         rows = self._sparse_first_layers(x, masks, layers[0])
-        for conv, in_cells, out_cells in zip(self.convs[2:], layers, layers[1:]):
-            rows = self._restricted_layer(conv, rows, in_cells, out_cells)
+        for conv, index, out_cells in zip(self.convs[2:], taps, layers[1:]):
+            rows = self._restricted_layer(conv, rows, index, out_cells)
         # each class's logits on its own cells, times its mask, summed into one map
         last = layers[-1]
         _, image, y, x_ = last.coords()
