@@ -119,6 +119,145 @@ def test_sparse_first_layers_equal_the_dense_path(kwargs, monkeypatch):
         torch.testing.assert_close(g, g_dense)
 
 
+def edge_case_labels() -> torch.Tensor:
+    """(2, 9, 13) class indices, 255 = unlabelled: image 0 has class 1 only on the top row
+    and the right column (the map border), class 2 on one interior cell, class 5 on one corner
+    cell, class 0 a block, the rest unlabelled; image 1 has class 2 on the opposite corner and
+    class 6 on a block next to unlabelled cells. Classes 3 and 4 appear in neither image, class
+    1 and 5 only in image 0."""
+    labels = torch.full((2, 9, 13), 255)
+    labels[0, 0, :] = 1
+    labels[0, :, 12] = 1
+    labels[0, 4, 6] = 2
+    labels[0, 8, 0] = 5
+    labels[0, 2:7, 1:5] = 0
+    labels[1, 0, 12] = 2
+    labels[1, 3:9, 2:11] = 6
+    return labels
+
+
+MASK_CASES = {
+    'random, empty cells, an absent class': lambda: _without_class(random_masks(2, 7, 9, 13), 3),
+    'border, single cells, absent classes, unlabelled': lambda: one_hot_masks(
+        edge_case_labels(), NUM_CLASSES),
+    'one class everywhere': lambda: one_hot_masks(torch.full((1, 9, 13), 4), NUM_CLASSES),
+    'no cell of any class': lambda: torch.zeros(2, NUM_CLASSES, 9, 13),
+}
+LAYERS = {
+    'paper layout': dict(),
+    'strides 2 at layers 1, 3': dict(strides=(2, 1, 2, 1, 1)),
+    'strides 2 at layers 2, 5, a 5x5 kernel': dict(strides=(1, 2, 1, 1, 2),
+                                                   kernel_sizes=(1, 5, 3, 3, 3)),
+    'even kernels (one-sided reach), a 1x1 last layer': dict(kernel_sizes=(1, 3, 2, 4, 1)),
+    'two layers': dict(channels=(8,), kernel_sizes=(1, 3), strides=(1, 1)),
+    'three layers, stride 2 last': dict(channels=(8, 8), kernel_sizes=(1, 3, 3),
+                                        strides=(1, 1, 2)),
+}
+
+
+def _without_class(masks: torch.Tensor, c: int) -> torch.Tensor:
+    masks[:, c] = 0
+    return masks
+
+
+def loop_grads(disc, x, masks, upstream):
+    """Output of the per-class loop on ``disc``'s weights and the gradients of
+    <output, upstream> w.r.t. the input and each of ``disc``'s parameters (the class modules'
+    gradients stacked back into the grouped layout)."""
+    modules = _per_class_modules(disc).to(x.dtype)
+    out = _per_class_loop_forward(modules, x, masks, disc.mask_outputs)
+    convs = [[m for m in module if isinstance(m, torch.nn.Conv2d)] for module in modules]
+    params = [p for layer in zip(*convs) for conv in layer for p in (conv.weight, conv.bias)]
+    grads = torch.autograd.grad((out * upstream).sum(), [x, *params])
+    x_grad, per_class = grads[0], grads[1:]
+    classes = disc.num_classes
+    stacked = []
+    for layer in range(len(disc.convs)):  # per layer: weights of classes 0..C-1, then biases
+        chunk = per_class[2 * classes * layer:2 * classes * (layer + 1)]
+        stacked += [torch.cat(chunk[0::2]), torch.cat(chunk[1::2])]
+    return out, (x_grad, *stacked)
+
+
+def assert_close_float64(actual, expected):
+    """Equal up to float64 rounding. Each value is a chain of at most 5 layers of sums of at
+    most 64 * 1 (first layer) or 16 * 25 (a 5x5 kernel) products, and a weight gradient sums
+    such terms over at most 2 * 9 * 13 cells, so its rounding error is below
+    (terms summed) * 2**-53 * (sum of their magnitudes) < 1e4 * 1.1e-16 * 1e2 ~ 1e-10 of the
+    largest value (magnitudes here stay below 1e2). A wrong tap, a missing cell or a cell
+    that should not count changes a value by the size of one product (~1e-3 or more)."""
+    scale = max(1.0, expected.abs().max().item())
+    torch.testing.assert_close(actual, expected, rtol=1e-9, atol=1e-9 * scale)
+
+
+@pytest.mark.parametrize('layers', LAYERS.values(), ids=LAYERS.keys())
+@pytest.mark.parametrize('case', MASK_CASES.values(), ids=MASK_CASES.keys())
+def test_restricted_layers_equal_the_dense_path_and_the_loop(case, layers, monkeypatch):
+    """The restricted path (each class module only where its output reaches the result)
+    gives the dense grouped path's and the per-class loop's output and gradients (input and
+    every weight and bias), in float64 (LeakyReLU kinks, see
+    test_grouped_ssd_equals_the_per_class_loop)."""
+    torch.manual_seed(0)
+    kwargs = {'channels': (16, 8, 8, 4), **layers}
+    disc = SemanticSeparableDiscriminator(FEAT, NUM_CLASSES, **kwargs).double()
+    dense = SemanticSeparableDiscriminator(FEAT, NUM_CLASSES, sparse=False, **kwargs).double()
+    dense.load_state_dict(disc.state_dict())
+    x = torch.randn(2, FEAT, 9, 13, dtype=torch.double)
+    masks = case().double()
+    x = x[:len(masks)].requires_grad_()
+    calls = []
+    restricted = disc._restricted_forward
+    monkeypatch.setattr(disc, '_restricted_forward',
+                        lambda *a: (calls.append(1), restricted(*a))[1])
+    monkeypatch.setattr(dense, '_restricted_forward', lambda *a: pytest.fail('dense ran sparse'))
+    upstream = torch.randn_like(dense(x, masks))
+    out, grads = ssd_grads(disc, x, masks, upstream)
+    assert calls  # the restricted path ran
+    out_dense, grads_dense = ssd_grads(dense, x, masks, upstream)
+    out_loop, grads_loop = loop_grads(disc, x, masks, upstream)
+    assert out.shape == out_dense.shape == out_loop.shape
+    assert_close_float64(out_dense, out_loop)  # the references agree with each other
+    assert_close_float64(out, out_dense)
+    for g, g_dense, g_loop in zip(grads, grads_dense, grads_loop, strict=True):
+        assert_close_float64(g_dense, g_loop)
+        assert_close_float64(g, g_dense)
+
+
+def test_restricted_cells_are_the_receptive_fields_of_the_class_cells():
+    """The cells each class module computes, layer by layer (paper layout: 3x3 kernels at
+    layers 2-5): at the last layer the class's own cells, then their 3x3, 5x5 and 7x7
+    neighbourhoods, clipped to the map; an absent class computes nothing."""
+    disc = SemanticSeparableDiscriminator(FEAT, 3, channels=(4, 4, 4, 4))
+    labels = torch.full((2, 9, 13), 255)
+    labels[0, 4, 6] = 0  # interior cell
+    labels[1, 0, 0] = 0  # corner cell of another image
+    labels[0, 8, :] = 1  # the bottom row
+    masks = one_hot_masks(labels, 3)
+    sizes = disc._layer_sizes(masks)
+    cells, _ = disc._needed_cells(mode_downsample(masks, sizes[-1]), sizes)
+    assert [c.counts for c in cells] == [
+        [7 * 7 + 4 * 4, 13 * 4, 0], [5 * 5 + 3 * 3, 13 * 3, 0], [3 * 3 + 2 * 2, 13 * 2, 0],
+        [1 + 1, 13, 0]]
+    c, n, y, x = cells[2].coords()  # the fourth layer: 3x3 around (4, 6), 2x2 at the corner
+    first = (c == 0) & (n == 0)
+    assert set(zip(y[first].tolist(), x[first].tolist())) == {
+        (i, j) for i in (3, 4, 5) for j in (5, 6, 7)}
+
+
+def test_restricted_path_runs_only_for_masked_one_hot_outputs(monkeypatch):
+    """Without mask_outputs every class output counts everywhere, soft masks are outside the
+    sparse premise, and sparse=False asks for the dense path: none of them restricts."""
+    calls = []
+    monkeypatch.setattr(SemanticSeparableDiscriminator, '_restricted_forward',
+                        lambda self, x, m: calls.append(1))
+    x, masks = torch.randn(1, FEAT, 6, 7), random_masks(1, 3, 6, 7)
+    for kwargs in (dict(mask_outputs=False), dict(sparse=False)):
+        SemanticSeparableDiscriminator(FEAT, 3, channels=(4, 4, 4, 4), **kwargs)(x, masks)
+    SemanticSeparableDiscriminator(FEAT, 3, channels=(4, 4, 4, 4))(x, masks.softmax(1))
+    assert not calls
+    SemanticSeparableDiscriminator(FEAT, 3, channels=(4, 4, 4, 4))(x, masks)
+    assert calls == [1]
+
+
 def test_per_class_linear_is_blockwise_linear_with_exact_gradients():
     """The custom autograd function under the sparse path: F.linear per class block (a class
     may have no rows), gradients checked numerically in float64, autocast's dtype honoured."""

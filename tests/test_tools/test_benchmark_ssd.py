@@ -1,5 +1,7 @@
 """tools/analysis_tools/benchmark_ssd.py checks and times the three SS-D implementations
 (behaviour only, never wall time)."""
+import torch
+
 from conftest import REPO, load_script
 from mmuda.models.discriminators.semantic_separable_discriminator import (
     SemanticSeparableDiscriminator,
@@ -16,9 +18,17 @@ def test_row_times_sparse_dense_and_loop(tmp_path):
     assert cells[0] == 'tiny' and cells[8].endswith('x**') and cells[12].endswith('x**')
 
 
-def test_dense_path_is_forced_only_inside_the_context():
+def test_dense_copy_has_the_same_weights_and_runs_dense(monkeypatch):
     tool = load_script(TOOL)
-    masks = tool.random_inputs(3, 8, (5, 6))[1]
-    with tool.dense_path():
-        assert not SemanticSeparableDiscriminator._one_hot(masks)
-    assert SemanticSeparableDiscriminator._one_hot(masks)
+    disc, dense = tool.build(3, 8, (4, 4, 4, 4))
+    assert disc.sparse and not dense.sparse
+    for p, q in zip(disc.parameters(), dense.parameters(), strict=True):
+        assert torch.equal(p, q)
+    feat, masks = tool.random_inputs(3, 8, (5, 6))
+    assert SemanticSeparableDiscriminator._one_hot(masks)  # so the sparse path applies
+    calls = []
+    monkeypatch.setattr(SemanticSeparableDiscriminator, '_restricted_forward',
+                        lambda self, x, m: calls.append(self))
+    for fn in tool.implementations(disc, dense, feat, masks)[0][:2]:
+        fn()
+    assert calls == [disc]

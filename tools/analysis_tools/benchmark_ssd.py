@@ -2,8 +2,9 @@
 
 Three implementations run the same weights on the same feature and one-hot class masks (in
 random 4x4-cell blocks, like a segmentation's regions): the SS-D as it runs in training
-(sparse first two layers, see its docstring), its dense grouped-convolution path (what
-non-one-hot masks take), and a per-class loop of separate modules. The script first checks
+(``sparse=True``: each class module only where it reaches the result, see its docstring), its
+dense grouped-convolution path (``sparse=False``, also what non-one-hot masks take), and a
+per-class loop of separate modules. The script first checks
 that their outputs and input gradients agree, then times a forward pass and a forward +
 backward pass (what a training step does) of each, interleaved, and prints one markdown row
 per setting with the median times and the loop / SS-D ratios. The equality check runs in
@@ -15,14 +16,13 @@ float64 (see :func:`check_equal`), the timing in float32.
     ... --out docs/benchmark.md --section ssd                   # write the table there
 """
 import argparse
-import contextlib
 import copy
 import os
 import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Iterator, List, Sequence, Tuple
+from typing import Callable, List, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -51,15 +51,16 @@ HEADER = ('| setting | classes | feature | widths | map | SS-D fwd (ms) | dense 
           '|---|---|---|---|---|---|---|---|---|---|---|---|---|')
 
 
-@contextlib.contextmanager
-def dense_path() -> Iterator[None]:
-    """Run the SS-D's dense grouped path (as for masks that are not one-hot)."""
-    original = vars(SemanticSeparableDiscriminator)['_one_hot']  # the staticmethod itself
-    SemanticSeparableDiscriminator._one_hot = staticmethod(lambda masks: False)
-    try:
-        yield
-    finally:
-        SemanticSeparableDiscriminator._one_hot = original
+def build(classes: int, channels: int, widths: Sequence[int]
+          ) -> Tuple[SemanticSeparableDiscriminator, SemanticSeparableDiscriminator]:
+    """The SS-D as configured for training and a copy of its weights with ``sparse=False``
+    (every layer one dense grouped convolution, in the weight layout that option keeps)."""
+    torch.manual_seed(0)
+    disc = SemanticSeparableDiscriminator(channels, classes, channels=tuple(widths))
+    dense = SemanticSeparableDiscriminator(channels, classes, channels=tuple(widths),
+                                           sparse=False)
+    dense.load_state_dict(disc.state_dict())
+    return disc, dense
 
 
 def random_inputs(classes: int, channels: int, size: Sequence[int], batch: int = 1,
@@ -75,21 +76,18 @@ def random_inputs(classes: int, channels: int, size: Sequence[int], batch: int =
     return feat, masks
 
 
-def implementations(disc: SemanticSeparableDiscriminator, feat: torch.Tensor,
+def implementations(disc: SemanticSeparableDiscriminator,
+                    dense: SemanticSeparableDiscriminator, feat: torch.Tensor,
                     masks: torch.Tensor) -> Tuple[List[Callable], torch.nn.Module]:
     """The SS-D as trained, its dense grouped path, and the per-class loop, on one input;
     and the loop's modules (copies of the SS-D's weights)."""
     modules = _per_class_modules(disc).to(feat.dtype)
-
-    def dense() -> torch.Tensor:
-        with dense_path():
-            return disc(feat, masks)
-    return [lambda: disc(feat, masks), dense,
+    return [lambda: disc(feat, masks), lambda: dense(feat, masks),
             lambda: _per_class_loop_forward(modules, feat, masks)], modules
 
 
-def check_equal(disc: SemanticSeparableDiscriminator, feat: torch.Tensor,
-                masks: torch.Tensor) -> None:
+def check_equal(disc: SemanticSeparableDiscriminator, dense: SemanticSeparableDiscriminator,
+                feat: torch.Tensor, masks: torch.Tensor) -> None:
     """Raise unless the three implementations give the same output and input gradient.
 
     Checked in float64, to 1e-9: in float32 a pre-activation within rounding of 0 can fall on
@@ -97,9 +95,9 @@ def check_equal(disc: SemanticSeparableDiscriminator, feat: torch.Tensor,
     loop in another order), and that cell's input gradient then differs by 0.8 x its weight,
     which says nothing about whether they compute the same function.
     """
-    disc = copy.deepcopy(disc).double()
+    disc, dense = copy.deepcopy(disc).double(), copy.deepcopy(dense).double()
     feat = feat.detach().double().requires_grad_(True)
-    outs = [fn() for fn in implementations(disc, feat, masks.double())[0]]
+    outs = [fn() for fn in implementations(disc, dense, feat, masks.double())[0]]
     grads = [torch.autograd.grad(out.sum(), feat)[0] for out in outs]
     for out, grad in zip(outs[1:], grads[1:]):
         torch.testing.assert_close(out, outs[0], rtol=1e-9, atol=1e-12)
@@ -134,13 +132,12 @@ def benchmark(name: str, classes: int, channels: int, widths: Sequence[int],
               size: Sequence[int], reps: int, warmup: int) -> str:
     """One markdown row: median times of the three implementations and the loop / SS-D
     ratios."""
-    torch.manual_seed(0)
-    disc = SemanticSeparableDiscriminator(channels, classes, channels=tuple(widths))
+    disc, dense = build(classes, channels, widths)
     feat, masks = random_inputs(classes, channels, size)
-    check_equal(disc, feat, masks)
-    fns, modules = implementations(disc, feat, masks)
+    check_equal(disc, dense, feat, masks)
+    fns, modules = implementations(disc, dense, feat, masks)
     fwd = median_times(fns, reps, warmup, backward=False)
-    params = [feat, *disc.parameters(), *modules.parameters()]
+    params = [feat, *disc.parameters(), *dense.parameters(), *modules.parameters()]
     train = median_times(fns, reps, warmup, backward=True, params=params)
     ms = lambda t: f'{1000 * t:.0f}'  # noqa: E731
     return (f'| {name} | {classes} | {channels} | {"-".join(map(str, widths))} | '

@@ -17,7 +17,10 @@ model = dict(
             kernel_sizes=(1, 3, 3, 3, 3),
             strides=(1, 1, 1, 1, 1),
             negative_slope=0.2,
-            mask_outputs=True)),
+            mask_outputs=True,
+            # each class module only where it reaches the result (same numbers as the dense
+            # grouped convolutions, several times faster on CPU; see the class docstring)
+            sparse=True)),
     adv_weights=dict(ssd=0.001),
     adv_loss=dict(type='AdversarialLoss', gan_type='vanilla'),
     adv_input='feature',
