@@ -13,10 +13,17 @@ MIOU = {'source_only': [10.0, 12.0], 'translation_only': [70.0, 75.0], 'pl': [72
         'stage0': [62.0, 60.5], 'stage0_fmdetach': [65.0, 66.0], 'ldr_fmdetach': [71.0, 74.0]}
 
 
-def write_run(run_dir: Path, miou: float, ce=(2.0, 0.5)) -> None:
+def grad_norms(ce: float, fm: float) -> dict:
+    keys = dict(zip(['src.decode.loss_ce', 'rec.src.loss_fm', 'rec.tgt.loss_fm',
+                     'rec.src.loss_vgg', 'rec.tgt.loss_vgg'], [ce, fm, 2 * fm, 0.5, 0.5]))
+    return {TABLE.GRAD + k: v for k, v in keys.items()}
+
+
+def write_run(run_dir: Path, miou: float, ce=(2.0, 0.5), grads=()) -> None:
     log = run_dir / '20261207_000000' / 'vis_data' / 'scalars.json'
     log.parent.mkdir(parents=True)
     rows = [{'iter': i + 1, TABLE.SOURCE_CE: v} for i, v in enumerate(ce)]
+    rows += [{'iter': i + 1, **g} for i, g in enumerate(grads)]
     rows.append({'mIoU': miou - 1.0, 'step': 1})  # an earlier validation: the last one counts
     rows.append({'mIoU': miou, 'step': 2})
     log.write_text('\n'.join(json.dumps(r) for r in rows) + '\n')
@@ -31,7 +38,9 @@ def sweep(tmp_path: Path) -> Path:
                 metrics.parent.mkdir(parents=True)
                 metrics.write_text(json.dumps({'mIoU': miou, 'aAcc': 90.0}))
             else:
-                write_run(run_dir, miou, ce=(2.0, 3.5, 0.4) if name == 'ldr' else (2.0, 0.5))
+                write_run(run_dir, miou, ce=(2.0, 3.5, 0.4) if name == 'ldr' else (2.0, 0.5),
+                          grads=[grad_norms(1.0, 2.0), grad_norms(0.5, 5.0),
+                                 grad_norms(2.0, 2.0)] if name == 'stage0' else ())
     return tmp_path
 
 
@@ -56,6 +65,11 @@ def test_table_rows_deltas_and_source_ce(tmp_path):
     assert '| ldr_fmdetach - ldr | -3.00 | -3.50 | -3.25 | 0/2 | 0.50 |' in text
     assert '| ldr_fmdetach - translation_only | +1.00 | -1.00 | +0.00 | 1/2 | 1.00 |' in text
     assert '| stage0_fmdetach | 2.000 / 0.500, max 2.000 |' in text
+    # gradient ratios, medians over the logged rows: fm (2+4)/1, (5+10)/0.5, (2+4)/2 -> 6;
+    # vgg 1/1, 1/0.5, 1/2 -> 1
+    assert '| stage0 | feature matching 6.0x, perceptual 1.0x | feature matching 6.0x, ' \
+        'perceptual 1.0x |' in text
+    assert '| ldr | not run or not logged | not run or not logged |' in text
 
 
 def test_out_replaces_only_its_section(tmp_path):

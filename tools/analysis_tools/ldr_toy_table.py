@@ -2,12 +2,14 @@
 
 ``tools/analysis_tools/ldr_toy_seeds.sh WORK_DIR`` trains, per seed, the translator, M, the
 source-only model, LDR's stage 0 and stage 1; ``ldr_toy_ablation.sh WORK_DIR`` adds the parts
-in between and LDR with the feature-matching term's real side detached (pix2pixHD's choice). This reads their target-val mIoU (the validation at the end of each training run,
+in between and LDR with the feature-matching term's real side detached (pix2pixHD's choice).
+This reads their target-val mIoU (the validation at the end of each training run,
 ``tools/test.py``'s metrics for "translation only") and builds one table: every rung of the
 ladder per seed, mean and standard deviation, and the paired difference of each rung against
 the one below it with a two-sided exact sign test. It also reports, per LDR run, the source
 cross-entropy at its first and last logged iteration and its largest value, so that a
-diverging run shows up in the table and not only in a log.
+diverging run shows up in the table and not only in a log, and how hard the reconstruction
+terms pull on the segmentor against the cross-entropy (``TermGradientNormHook``'s norms).
 
     python tools/analysis_tools/ldr_toy_table.py WORK_DIR --seeds 0 1 2 \\
         --out docs/ldr_toy.md --section ldr-toy-ablation
@@ -55,6 +57,10 @@ EXTRA_PAIRS: Tuple[Tuple[str, str], ...] = (
 )
 RECON_RUNS = ('stage0', 'ldr', 'stage0_fmdetach', 'ldr_fmdetach')
 SOURCE_CE = 'src.decode.loss_ce'
+# TermGradientNormHook's scalars: || d term / d segmentor ||, per reconstruction term pair
+GRAD = 'grad_norm/segmentor/'
+RECON_TERMS = (('feature matching', ('rec.src.loss_fm', 'rec.tgt.loss_fm')),
+               ('perceptual', ('rec.src.loss_vgg', 'rec.tgt.loss_vgg')))
 
 
 def scalar_rows(run_dir: Path) -> List[dict]:
@@ -84,6 +90,19 @@ def source_ce(run_dir: Path) -> Optional[Tuple[float, float, float]]:
     """(first, last, largest) logged source cross-entropy of a run, if it logged one."""
     values = [float(r[SOURCE_CE]) for r in scalar_rows(run_dir) if SOURCE_CE in r]
     return (values[0], values[-1], max(values)) if values else None
+
+
+def gradient_ratios(run_dir: Path) -> Optional[Dict[str, float]]:
+    """Per reconstruction term pair, the median over the logged iterations of
+    ``(|| grad of its source term || + || grad of its target term ||) / || grad of the source
+    CE ||`` into the segmentor: how much harder than the supervision the term pulls. ``None``
+    when the run logged no gradient norms."""
+    rows = [r for r in scalar_rows(run_dir) if GRAD + SOURCE_CE in r]
+    if not rows:
+        return None
+    return {name: statistics.median(sum(r[GRAD + t] for t in terms) / r[GRAD + SOURCE_CE]
+                                    for r in rows)
+            for name, terms in RECON_TERMS}
 
 
 def sign_test(deltas: Sequence[float]) -> float:
@@ -162,6 +181,19 @@ def render(work_dir: Path, seeds: Sequence[int]) -> str:
             ce = source_ce(run_dir) if run_dir.exists() else None
             cells.append('not run or not logged' if ce is None else
                          f'{ce[0]:.3f} / {ce[1]:.3f}, max {ce[2]:.3f}')
+        lines.append(f'| {name} | {" | ".join(cells)} |')
+    lines += ['', 'Gradient norms into the segmentor against the source cross-entropy\'s '
+              f'(`{GRAD}*`, `TermGradientNormHook`): median over the logged iterations of '
+              '(source term + target term) / source CE:', '',
+              '| run | ' + ' | '.join(f'seed {s}' for s in seeds) + ' |',
+              f'|---|{"---|" * len(seeds)}']
+    for name in RECON_RUNS:
+        cells = []
+        for s in seeds:
+            run_dir = work_dir / name / f'seed{s}'
+            ratios = gradient_ratios(run_dir) if run_dir.exists() else None
+            cells.append('not run or not logged' if ratios is None else ', '.join(
+                f'{term} {value:.1f}x' for term, value in ratios.items()))
         lines.append(f'| {name} | {" | ".join(cells)} |')
     return '\n'.join(lines)
 
