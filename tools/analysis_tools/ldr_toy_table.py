@@ -24,7 +24,7 @@ import math
 import statistics
 import sys
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchmark_doc import command_line, write_section  # noqa: E402
@@ -171,31 +171,31 @@ def render(work_dir: Path, seeds: Sequence[int]) -> str:
                      f'{statistics.mean(deltas):+.2f} | {better}/{len(deltas)} | '
                      f'{sign_test(deltas):.2f} |')
     lines += ['', f'Source cross-entropy (`{SOURCE_CE}`) of the runs with reconstruction: '
-              'first / last logged value, largest value:', '',
-              '| run | ' + ' | '.join(f'seed {s}' for s in seeds) + ' |',
-              f'|---|{"---|" * len(seeds)}']
-    for name in RECON_RUNS:
-        cells = []
-        for s in seeds:
-            run_dir = work_dir / name / f'seed{s}'
-            ce = source_ce(run_dir) if run_dir.exists() else None
-            cells.append('not run or not logged' if ce is None else
-                         f'{ce[0]:.3f} / {ce[1]:.3f}, max {ce[2]:.3f}')
-        lines.append(f'| {name} | {" | ".join(cells)} |')
+              'first / last logged value, largest value:', '']
+    lines += per_run_table(work_dir, seeds, source_ce,
+                           lambda ce: f'{ce[0]:.3f} / {ce[1]:.3f}, max {ce[2]:.3f}')
     lines += ['', 'Gradient norms into the segmentor against the source cross-entropy\'s '
               f'(`{GRAD}*`, `TermGradientNormHook`): median over the logged iterations of '
-              '(source term + target term) / source CE:', '',
-              '| run | ' + ' | '.join(f'seed {s}' for s in seeds) + ' |',
-              f'|---|{"---|" * len(seeds)}']
+              '(source term + target term) / source CE:', '']
+    lines += per_run_table(work_dir, seeds, gradient_ratios, lambda ratios: ', '.join(
+        f'{term} {value:.1f}x' for term, value in ratios.items()))
+    return '\n'.join(lines)
+
+
+def per_run_table(work_dir: Path, seeds: Sequence[int], read: Callable[[Path], Any],
+                  show: Callable[[Any], str]) -> List[str]:
+    """One row per run with reconstruction, one cell per seed: ``show(read(run_dir))``, or
+    'not run or not logged' where the run is missing or ``read`` finds nothing."""
+    lines = ['| run | ' + ' | '.join(f'seed {s}' for s in seeds) + ' |',
+             f'|---|{"---|" * len(seeds)}']
     for name in RECON_RUNS:
         cells = []
         for s in seeds:
             run_dir = work_dir / name / f'seed{s}'
-            ratios = gradient_ratios(run_dir) if run_dir.exists() else None
-            cells.append('not run or not logged' if ratios is None else ', '.join(
-                f'{term} {value:.1f}x' for term, value in ratios.items()))
+            value = read(run_dir) if run_dir.exists() else None
+            cells.append('not run or not logged' if value is None else show(value))
         lines.append(f'| {name} | {" | ".join(cells)} |')
-    return '\n'.join(lines)
+    return lines
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
