@@ -58,6 +58,8 @@ from mmuda.reproduce.stages import TRAIN, Row  # noqa: E402
 sys.path.insert(0, str(REPO / 'tools' / 'analysis_tools'))
 from benchmark_doc import command_line, load_note, write_section  # noqa: E402
 
+from mmuda.utils.atomic_write import atomic_write_text  # noqa: E402
+
 ITERS = 2
 SMOKE_OPTIONS: Tuple[Tuple[str, str], ...] = (
     ('train_cfg.max_iters', str(ITERS)),
@@ -87,6 +89,9 @@ class Result:
     peak_mib: Optional[float] = None
     load: str = ''                # 1-min load average at start and end (2 CPUs here)
     note: str = ''
+    # how the stage ran (records from before these fields existed leave them unknown)
+    with_cp: Optional[bool] = None
+    threads: Optional[int] = None
 
 
 # ---------------------------------------------------------------- what runs
@@ -237,7 +242,8 @@ class Smoke:
         work_dir = work_dir or (planned.work_dir if planned else None)
         result = Result(unit, stage, config, 'passed' if code == 0 else 'failed',
                         seconds=round(seconds, 1), peak_mib=round(peak),
-                        load=f'{load:.1f}-{os.getloadavg()[0]:.1f}')
+                        load=f'{load:.1f}-{os.getloadavg()[0]:.1f}',
+                        with_cp=self.with_cp, threads=int(self.env['OMP_NUM_THREADS']))
         if kind == TRAIN and work_dir:
             result.s_per_iter = seconds_per_iter(work_dir, start)
             if code == 0 and not osp.isfile(osp.join(work_dir, f'iter_{ITERS}.pth')):
@@ -265,7 +271,7 @@ class Smoke:
         if save and result.status in ('passed', 'failed'):
             path = self.record_file(result.unit, result.stage, result.config)
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(asdict(result)))
+            atomic_write_text(json.dumps(asdict(result)), path)
         self.results.append(result)
         print(f'[smoke]   {result.status}'
               + (f' in {result.seconds:.0f} s, peak {result.peak_mib:.0f} MiB'
@@ -293,15 +299,21 @@ def smoke_path(path: str) -> str:
 
 
 # ---------------------------------------------------------------- the table
+def flag(value: Optional[bool]) -> str:
+    return '-' if value is None else ('yes' if value else 'no')
+
+
 def table(results: Sequence[Result], command: str, note: str) -> str:
     lines = [f'`{command}`', '', note, '',
              '| row / config | stage | config | status | s/iter (CPU) | peak RSS MiB | '
-             'seconds | load | note |', '|---|---|---|---|---|---|---|---|---|']
+             'seconds | load | with-cp | threads | note |',
+             '|---|---|---|---|---|---|---|---|---|---|---|']
     for r in results:
         lines.append(f'| {r.unit} | {r.stage} | `{r.config}` | {r.status} | '
                      f'{"-" if r.s_per_iter is None else f"{r.s_per_iter:.1f}"} | '
                      f'{"-" if r.peak_mib is None else f"{r.peak_mib:.0f}"} | '
                      f'{"-" if r.seconds is None else f"{r.seconds:.0f}"} | {r.load or "-"} | '
+                     f'{flag(r.with_cp)} | {"-" if r.threads is None else r.threads} | '
                      f'{r.note.replace("|", "/")} |')
     return '\n'.join(lines)
 
@@ -360,15 +372,16 @@ def main(argv=None) -> int:
         smoke.run_config(config, {})
     load_stop = os.getloadavg()
     results = smoke.results
-    with open(root / 'smoke_results.json', 'w') as f:
-        json.dump([asdict(r) for r in results], f, indent=1)
+    atomic_write_text(json.dumps([asdict(r) for r in results], indent=1),
+                      root / 'smoke_results.json')
     collected = ('Collected with --table-only from what the same command without it measured '
                  'in earlier runs (per stage; "not run": not reached in the time available). '
                  if args.table_only else '')
-    note = collected + (f'CPU only, {args.threads} thread(s) per run, one run at a time; '
-            f'{"activation checkpointing on (--with-cp); " if args.with_cp else ""}'
-            'batch 1 (+1 target); s/iter = mmengine\'s time of iteration 2; peak RSS = '
-            'the process\'s maximum resident set (wait4). '
+    note = collected + ('CPU only, one run at a time; each stage\'s threads and activation '
+            'checkpointing (--with-cp: backbone activations recomputed in the backward pass, '
+            'less memory, more time) are in its columns; batch 1 (+1 target); s/iter = '
+            'mmengine\'s time of iteration 2; peak RSS = the process\'s maximum resident set '
+            '(wait4). '
             + ('' if args.table_only else load_note(load_start, load_stop)))
     text = table(results, command, note)
     print(text)

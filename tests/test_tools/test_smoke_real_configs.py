@@ -102,6 +102,7 @@ def test_ci_subset_trains_and_tests_at_real_sizes(smoke_root):
     results = json.loads((smoke_root / 'smoke_results.json').read_text())
     assert results and all(r['status'] == 'passed' for r in results), results
     assert {r['stage'] for r in results} == {'train', 'test'}
+    assert all(r['with_cp'] is True and r['threads'] == 2 for r in results), results
 
 
 # ---------------------------------------------------------------- fast checks (not smoke)
@@ -125,3 +126,17 @@ def test_work_dir_inputs_point_at_what_the_smoke_writes():
                                         ('x.y', 'work_dirs/labels')]
     assert tool.smoke_path('work_dirs/a/iter_20000.pth') == 'work_dirs/a/iter_2.pth'
     assert tool.smoke_path('work_dirs/labels') == 'work_dirs/labels'
+
+
+def test_table_states_each_stages_settings_and_reads_older_records():
+    """Stages run with and without ``--with-cp`` (or other thread counts) can share one table:
+    each row says how it ran; a record written before those fields existed shows '-'."""
+    tool = load_script('tools/smoke_real_configs.py', 'smoke_real_configs')
+    old = tool.Result(**{'unit': 'fada gta5', 'stage': 'train', 'config': 'a',
+                         'status': 'passed', 'seconds': 9.0, 's_per_iter': 4.0, 'peak_mib': 10})
+    new = tool.Result('ssf-dan gta5', 'train', 'b', 'passed', 8.0, 3.0, 20, '1.0-2.0',
+                      with_cp=False, threads=2)
+    lines = tool.table([old, new], 'cmd', 'note').splitlines()
+    assert '| with-cp | threads |' in lines[4]
+    assert lines[6].endswith('| - | - | - |  |')
+    assert lines[7].endswith('| 1.0-2.0 | no | 2 |  |')
