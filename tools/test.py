@@ -5,6 +5,7 @@ import os
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
+from mmuda.datasets.file_checks import require_images
 from mmuda.utils import destroy_distributed, init_cpu_distributed, load_cli_config
 
 
@@ -59,6 +60,7 @@ def main() -> None:
     if args.out is not None:
         cfg.test_evaluator['output_dir'] = args.out
         cfg.test_evaluator['keep_results'] = True
+    require_images(cfg, ('test_dataloader',))
     init_cpu_distributed(args.launcher)  # mmengine's launcher needs CUDA
     runner = Runner.from_cfg(cfg)
     runner.test()

@@ -7,6 +7,7 @@ from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
+from mmuda.datasets.file_checks import require_images
 from mmuda.utils import (
     destroy_distributed,
     init_cpu_distributed,
@@ -58,6 +59,7 @@ def main() -> None:
         enable_amp(cfg)
     resolve_cli_resume(cfg, args.resume, args.cfg_options)
     require_pretrained_init(cfg)  # before the Runner writes anything to the work dir
+    require_images(cfg, ('train_dataloader', 'val_dataloader'))
     init_cpu_distributed(args.launcher)  # mmengine's launcher needs CUDA
     runner = Runner.from_cfg(cfg)
     runner.train()

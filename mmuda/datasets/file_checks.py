@@ -6,7 +6,7 @@ without a path, a missing source label only surfaces when the sampler first draw
 helpers find the culprit; :class:`UDADataset` calls them at build time and when a sample fails.
 """
 import os.path as osp
-from typing import List, Optional
+from typing import Iterator, List, Optional, Sequence, Tuple
 
 from mmengine import fileio
 from mmengine.fileio import LocalBackend, get_file_backend
@@ -71,3 +71,41 @@ def unreadable_file(info: dict, keys=('img_path', 'seg_map_path')) -> Optional[s
             why = str(err).replace(f" '{path}'", '')  # PIL repeats the path
             return f'{names.get(key, key)} file {path} is corrupt or not an image ({why})'
     return None
+
+
+def dataset_configs(node, key: str) -> Iterator[Tuple[str, dict]]:
+    """Each plain dataset config under ``node`` with its config key, looking inside the
+    wrappers: a UDA pair's ``source`` / ``target``, ``dataset`` (e.g. ``RepeatDataset``) and
+    ``datasets`` (``ConcatDataset``)."""
+    if not isinstance(node, dict):
+        return
+    if 'source' in node and 'target' in node:
+        yield from dataset_configs(node['source'], f'{key}.source')
+        yield from dataset_configs(node['target'], f'{key}.target')
+    elif isinstance(node.get('dataset'), dict):
+        yield from dataset_configs(node['dataset'], f'{key}.dataset')
+    elif isinstance(node.get('datasets'), (list, tuple)):
+        for index, child in enumerate(node['datasets']):
+            yield from dataset_configs(child, f'{key}.datasets.{index}')
+    else:
+        yield key, node
+
+
+def require_images(cfg, loaders: Sequence[str]) -> None:
+    """Refuse a run whose datasets list no image, naming the config key and folder.
+
+    mmengine builds the validation dataloader when training starts, before any hook, and an
+    empty image folder then fails with ``need at least one array to concatenate``; checking
+    every dataset of ``loaders`` up front (a directory stat and one listing entry each) turns
+    a misplaced dataset or a wrong ``img_suffix`` into an error that says where to look.
+    """
+    for loader in loaders:
+        if not cfg.get(loader):
+            continue
+        for key, dataset in dataset_configs(cfg[loader].get('dataset'), f'{loader}.dataset'):
+            problem = image_folder_problem(dataset)
+            if problem:
+                raise FileNotFoundError(
+                    f'{key} ({dataset.get("type")}) has no images: {problem}. Check {key}.'
+                    f'data_root ({dataset.get("data_root")!r}), data_prefix.img_path and '
+                    'img_suffix')

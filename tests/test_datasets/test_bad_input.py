@@ -73,6 +73,46 @@ def test_empty_image_folder_names_the_folder_and_suffix(toy):
         uda(toy)
 
 
+def test_empty_val_image_folder_stops_train_py_before_the_runner_naming_the_key(toy, tmp_path):
+    """mmengine builds the validation loader when training starts, before any hook: without
+    the up-front check an empty val folder fails with 'need at least one array to
+    concatenate'. ``tools/train.py`` names the key instead, and writes no work dir."""
+    import subprocess
+    import sys
+    for img in files(toy / 'target/leftImg8bit/val', '*.png'):
+        img.rename(img.with_suffix('.jpeg'))
+    work_dir = tmp_path / 'work_dir'
+    done = subprocess.run(
+        [sys.executable, str(REPO / 'tools/train.py'), str(TOY_ADAPTSEGNET), '--work-dir',
+         str(work_dir), '--cfg-options', f'train_dataloader.dataset.source.data_root={toy}/source',
+         f'train_dataloader.dataset.target.data_root={toy}/target',
+         f'val_dataloader.dataset.data_root={toy}/target'],
+        capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode != 0
+    message = done.stderr.strip().splitlines()[-1]
+    print(f'\nMESSAGE {message}')
+    assert message.startswith('FileNotFoundError: val_dataloader.dataset (ToyStreetDataset) has '
+                              'no images: image folder '), message
+    assert "leftImg8bit/val holds no file ending in '_leftImg8bit.png'" in message, message
+    assert not work_dir.exists()
+
+
+def test_image_check_looks_inside_dataset_wrappers(toy):
+    from mmuda.datasets.file_checks import dataset_configs, require_images
+    inner = domain(toy, 'target')
+    cfg = Config(dict(train_dataloader=dict(dataset=dict(
+        type='UDADataset', source=domain(toy, 'source'),
+        target=dict(type='RepeatDataset', times=2, dataset=dict(
+            type='ConcatDataset', datasets=[inner, dict(inner, data_root=str(toy / 'nope'))]))))))
+    keys = [key for key, _ in dataset_configs(cfg.train_dataloader.dataset, 'd')]
+    assert keys == ['d.source', 'd.target.dataset.datasets.0', 'd.target.dataset.datasets.1']
+    with raises(FileNotFoundError, r'train_dataloader\.dataset\.target\.dataset\.datasets\.1 '
+                r'\(ToyStreetDataset\) has no images: image folder .*nope/leftImg8bit/train '
+                r'does not exist'):
+        require_images(cfg, ('train_dataloader', 'val_dataloader'))
+    require_images(cfg, ('val_dataloader',))  # absent loaders are fine
+
+
 # ---------------------------------------------------------------- source labels
 def test_source_image_without_label_fails_at_build_naming_both_files(toy):
     label = files(toy / 'source/gtFine/train', f'*{LABEL_SUFFIX}')[3]

@@ -105,6 +105,123 @@ def test_ci_subset_trains_and_tests_at_real_sizes(smoke_root):
     assert all(r['with_cp'] is True and r['threads'] == 2 for r in results), results
 
 
+REAL_CONFIGS = load_script('tools/smoke_real_configs.py', 'smoke_real_configs').real_configs()
+_checked: dict = {}  # leaf dataset config -> findings, shared by configs with the same dataset
+
+
+def leaf_datasets(node: dict, where: str) -> list:
+    """``(where, dataset config)`` of each plain dataset, looking inside UDA pairs."""
+    if 'source' in node and 'target' in node:
+        return leaf_datasets(node['source'], where + '.source') + \
+            leaf_datasets(node['target'], where + '.target')
+    return [(where, node)]
+
+
+def reads_earlier_outputs(dataset: dict) -> bool:
+    paths = [dataset.get('data_root', '')] + list(dataset.get('data_prefix', {}).values())
+    return any(str(v).startswith('work_dirs/') or '/work_dirs/' in str(v) for v in paths)
+
+
+def check_leaf(dataset: dict, training: bool) -> list:
+    """What is wrong with the first sample of ``dataset`` at the fixture's real sizes."""
+    from mmseg.registry import DATASETS
+    ds = DATASETS.build(dataset)
+    if len(ds) == 0:
+        return ['no samples']
+    sample = ds[0]['data_samples']
+    image = tuple(ds[0]['inputs'].shape[1:])
+    if 'gt_sem_seg' not in sample:  # an unlabelled target: its images only
+        return [] if training and min(image) > 0 else ['no labels to evaluate against']
+    labels = sample.gt_sem_seg.data
+    found = set(labels.unique().tolist())
+    problems = []
+    if training and tuple(labels.shape[1:]) != image:
+        problems.append(f'labels {tuple(labels.shape[1:])} != image {image}')
+    if not training and tuple(labels.shape[1:]) != tuple(sample.ori_shape):
+        # the metric compares the prediction, resized to ori_shape, with these labels
+        problems.append(f'labels {tuple(labels.shape[1:])} != ori_shape {sample.ori_shape}')
+    valid = found - {255}
+    if not valid or max(valid) >= len(ds.metainfo['classes']):
+        problems.append(f'label values {sorted(found)} for {len(ds.metainfo["classes"])} classes')
+    return problems
+
+
+@pytest.mark.smoke
+@pytest.mark.parametrize('config', REAL_CONFIGS, ids=[c.stem for c in REAL_CONFIGS])
+def test_every_real_configs_datasets_load_at_real_size(smoke_root, config, monkeypatch):
+    """Every real config's train, val and test datasets on the fixture trees at their real
+    sizes: samples are found, images and labels stay aligned through the training pipeline,
+    evaluation labels keep the shape the metric compares against, and label values are train
+    IDs. A dataset that reads an earlier stage's output (pseudo labels, translated images) is
+    left to the full smoke, which writes those outputs first."""
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    import mmuda  # noqa: F401 (registers the datasets and transforms)
+    init_default_scope('mmseg')
+    monkeypatch.chdir(smoke_root)  # the configs' data/ paths are relative
+    cfg = Config.fromfile(str(config))
+    leaves = leaf_datasets(cfg.train_dataloader.dataset, 'train_dataloader.dataset')
+    for split in ('val_dataloader', 'test_dataloader'):
+        if cfg.get(split):  # the LDR translator and M pre-training have no evaluation
+            leaves += leaf_datasets(cfg[split].dataset, f'{split}.dataset')
+    problems, checked = [], 0
+    for where, dataset in leaves:
+        if reads_earlier_outputs(dataset):
+            continue
+        key = (repr(dataset.to_dict() if hasattr(dataset, 'to_dict') else dataset),
+               where.startswith('train'))
+        if key not in _checked:
+            _checked[key] = check_leaf(dataset, training=key[1])
+        problems += [f'{where}: {p}' for p in _checked[key]]
+        checked += 1
+    assert checked, 'every dataset of this config reads earlier outputs: nothing was checked'
+    assert not problems, problems
+
+
+def _wrong_suffix(cfg):
+    cfg.train_dataloader.dataset.source.img_suffix = '.jpg'  # GTA5 ships .png
+    return 'train_dataloader.dataset.source', True
+
+
+def _labels_resized_for_evaluation(cfg):
+    pipeline = cfg.val_dataloader.dataset.pipeline  # annotations loaded before the Resize
+    names = [t['type'] for t in pipeline]
+    load = pipeline.pop(names.index('LoadAnnotations'))
+    pipeline.insert(1, load)
+    return 'val_dataloader.dataset', False
+
+
+def _raw_label_ids(cfg):
+    cfg.val_dataloader.dataset.seg_map_suffix = '_gtFine_labelIds.png'  # not the converted IDs
+    cfg.val_dataloader.dataset.pipeline = [  # without the pipeline's own label check
+        t for t in cfg.val_dataloader.dataset.pipeline if t['type'] != 'CheckSegLabels']
+    return 'val_dataloader.dataset', False
+
+
+@pytest.mark.smoke
+@pytest.mark.parametrize('breaks', [_wrong_suffix, _labels_resized_for_evaluation,
+                                    _raw_label_ids])
+def test_the_dataset_check_finds_broken_configs(smoke_root, breaks, monkeypatch):
+    """The check above is not vacuous: each of these mistakes in a real config is reported
+    (or stops the dataset with an error)."""
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    import mmuda  # noqa: F401
+    init_default_scope('mmseg')
+    monkeypatch.chdir(smoke_root)
+    cfg = Config.fromfile(str(GTA5))
+    where, training = breaks(cfg)
+    dataset = cfg
+    for key in where.split('.'):
+        dataset = dataset[key]
+    assert check_leaf(Config.fromfile(str(GTA5)).val_dataloader.dataset, False) == []
+    try:
+        problems = check_leaf(dataset, training)
+    except Exception as error:  # noqa: BLE001 (an error that names the problem is a finding)
+        problems = [str(error)]
+    assert problems
+
+
 # ---------------------------------------------------------------- fast checks (not smoke)
 def test_every_real_config_is_in_the_smoke():
     """Each GTA5 / SYNTHIA / Cross-City config runs in a row or alone, and nothing twice."""
