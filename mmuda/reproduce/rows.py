@@ -160,15 +160,16 @@ RECON_INIT = ('model.reconstructor.init_cfg.checkpoint',
 
 
 def ldr_row(benchmark: str, configs: Dict[str, str], ldr_dir: str, stage1_from_stage0: bool,
-            source: str) -> Row:
+            source: str, method: str = 'ldr', pseudo_dir: str = 'pseudo_labels') -> Row:
     """translator -> translated target train and val -> M pre-training -> stage 0 ->
     class-median pseudo labels -> stage 1 -> test. The real stage 1 restarts from the initial
     weights (BDL's SSL round) and loads M from its pre-training; the toy stage 1 fine-tunes
     stage 0 (``load_from``). With a ``source_only`` config (the toy), stage 0 starts from that
-    source-only model (``load_from``), the toy's stand-in for a pre-trained DeepLab."""
+    source-only model (``load_from``), the toy's stand-in for a pre-trained DeepLab. Without a
+    ``pretrain`` config (the ablation without reconstruction) there is no M to pre-train."""
     translated = (((TRANSLATED_TRAIN, 'translate-train'),)
                   + tuple((key, 'translate-val') for key in TRANSLATED_VAL))
-    recon = tuple((key, 'recon-pretrain') for key in RECON_INIT)
+    recon = tuple((key, 'recon-pretrain') for key in RECON_INIT) if 'pretrain' in configs else ()
     stage1_reads = translated + ((PSEUDO_TARGET, 'pseudo'),)
     stage1_reads += (('load_from', 'stage0'),) if stage1_from_stage0 else recon
     stages = [
@@ -178,23 +179,24 @@ def ldr_row(benchmark: str, configs: Dict[str, str], ldr_dir: str, stage1_from_s
         Stage('translate-val', TRANSLATE, 'target val images in the source style',
               of='translator', out=f'{ROOT}/{ldr_dir}/translated/val',
               args=('--split-key', 'translate_datasets.target_val')),
-        Stage('recon-pretrain', TRAIN, 'pre-training of the reconstruction network M',
-              config=configs['pretrain']),
         Stage('stage0', TRAIN, 'LDR without pseudo labels (gives the pseudo labels)',
               config=configs['stage0'], reads=translated + recon + (
                   (('load_from', 'source-only'),) if 'source_only' in configs else ())),
         Stage('pseudo', PSEUDO_LABELS, 'class-median pseudo labels of the translated target',
-              of='stage0', out=f'{ROOT}/{ldr_dir}/pseudo_labels',
+              of='stage0', out=f'{ROOT}/{ldr_dir}/{pseudo_dir}',
               args=('--policy', 'class_median')),
         Stage('stage1', TRAIN, 'LDR with the pseudo labels', config=configs['stage1'],
               reads=stage1_reads),
         test('stage1', 'evaluate on the translated target val images (single scale)')]
+    if 'pretrain' in configs:
+        stages.insert(3, Stage('recon-pretrain', TRAIN, 'pre-training of the reconstruction '
+                               'network M', config=configs['pretrain']))
     if 'source_only' in configs:
         stages.insert(4, Stage('source-only', TRAIN, 'the source-only model stage 0 starts from',
                                config=configs['source_only']))
     if benchmark == 'toy':
         stages.insert(0, toy_data())
-    return Row('ldr', benchmark, tuple(stages), source)
+    return Row(method, benchmark, tuple(stages), source)
 
 
 def ldr_rows() -> List[Row]:
@@ -208,6 +210,16 @@ def ldr_rows() -> List[Row]:
             stage1=f'configs/ldr/ldr_dlv2-r101_1xb1-120k_{src}_cityscapes-t2s-1024x512.py')
         rows.append(ldr_row(benchmark, configs, f'ldr_{benchmark}-cityscapes', False,
                             f'LDR paper Table {1 if benchmark == "gta5" else 2}'))
+        # the ablation row without reconstruction: its own stage 0 makes its pseudo labels
+        ablation = dict(
+            translator=configs['translator'],
+            stage0=f'configs/ldr/ldr-norecon-stage0_dlv2-r101_1xb1-80k_{src}_cityscapes-t2s-'
+            '1024x512.py',
+            stage1=f'configs/ldr/ldr-norecon_dlv2-r101_1xb1-120k_{src}_cityscapes-t2s-1024x512.py')
+        rows.append(ldr_row(benchmark, ablation, f'ldr_{benchmark}-cityscapes', False,
+                            f'LDR paper Table {3 if benchmark == "gta5" else 4}, T -> S without '
+                            'reconstruction', method='ldr-norecon',
+                            pseudo_dir='pseudo_labels_norecon'))
     configs = dict(
         translator=f'configs/ldr/ldr-translator_cyclegan-toy_1xb4-400_{TOY}.py',
         pretrain='configs/ldr/ldr-recon-pretrain_toy_1xb4-600_toy-source.py',
@@ -222,7 +234,8 @@ def ldr_rows() -> List[Row]:
 def all_rows() -> Dict[Tuple[str, str], Row]:
     """(method, benchmark) -> row, in the order of the run-book."""
     rows = single_stage_rows() + fada_rows() + mada_rows() + ldr_rows()
-    order = ('source-only', 'adaptsegnet', 'advent', 'fada', 'ssf-dan', 'mada', 'ldr')
+    order = ('source-only', 'adaptsegnet', 'advent', 'fada', 'ssf-dan', 'mada', 'ldr',
+             'ldr-norecon')
     rows.sort(key=lambda r: (order.index(r.method), list(PAIRS).index(r.benchmark)
                              if r.benchmark in PAIRS else len(PAIRS)))
     return {(r.method, r.benchmark): r for r in rows}

@@ -128,6 +128,7 @@ def cfg_options(argv: List[str]) -> Dict[str, str]:
 EXPECTED_ROWS = {
     ('source-only', 'gta5'), ('advent', 'gta5'), ('fada', 'gta5'), ('fada', 'synthia'),
     ('mada', 'gta5'), ('mada', 'synthia'), ('ldr', 'gta5'), ('ldr', 'synthia'),
+    ('ldr-norecon', 'gta5'), ('ldr-norecon', 'synthia'),
     *[(m, b) for m in ('adaptsegnet', 'ssf-dan', 'fada') for b in
       ('gta5', 'synthia', 'crosscity-rome', 'crosscity-rio', 'crosscity-tokyo',
        'crosscity-taipei')],
