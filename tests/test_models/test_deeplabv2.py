@@ -77,6 +77,23 @@ def test_head_bias_init_zeros_by_default_or_pytorch_default_as_the_reference():
         MODELS.build(dict(cfg, bias_init='ones'))
 
 
+def test_head_init_cfg_is_applied_after_the_default_initialisation(tmp_path):
+    """A head ``init_cfg`` (here ``Pretrained`` from a saved head) is what the head ends up with,
+    not replaced by the default N(0, 0.01) draw."""
+    cfg = dict(type='DeepLabV2Head', in_channels=8, in_index=0, num_classes=3)
+    saved = MODELS.build(cfg)
+    for conv in saved.branches:
+        torch.nn.init.constant_(conv.weight, 0.5)
+        torch.nn.init.constant_(conv.bias, -0.25)
+    torch.save({'state_dict': saved.state_dict()}, tmp_path / 'head.pth')
+    head = MODELS.build(dict(cfg, init_cfg=dict(type='Pretrained',
+                                                checkpoint=str(tmp_path / 'head.pth'))))
+    head.init_weights()
+    for conv in head.branches:
+        assert torch.equal(conv.weight, torch.full_like(conv.weight, 0.5))
+        assert torch.equal(conv.bias, torch.full_like(conv.bias, -0.25))
+
+
 def test_two_branch_reference_variant():
     head = MODELS.build(dict(type='DeepLabV2Head', in_channels=16, in_index=0, num_classes=3,
                              dilations=(6, 12)))

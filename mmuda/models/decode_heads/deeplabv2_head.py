@@ -48,7 +48,8 @@ class DeepLabV2Head(BaseDecodeHead):
             for d in self.dilations)
 
     def init_weights(self) -> None:
-        super().init_weights()
+        """The reference initialisation, then a given ``init_cfg`` (e.g. ``Pretrained``) on top,
+        so that a user's initialisation is not silently replaced by the default one."""
         for conv in self.branches:
             nn.init.normal_(conv.weight, 0.0, self.init_std)
             if self.bias_init == 'zeros':
@@ -56,6 +57,7 @@ class DeepLabV2Head(BaseDecodeHead):
             else:  # PyTorch's Conv2d default, as the reference leaves it
                 bound = 1.0 / math.sqrt(conv.weight[0].numel())
                 nn.init.uniform_(conv.bias, -bound, bound)
+        super().init_weights()
 
     def forward(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
         x = self._transform_inputs(inputs)
