@@ -109,14 +109,6 @@ REAL_CONFIGS = load_script('tools/smoke_real_configs.py', 'smoke_real_configs').
 _checked: dict = {}  # leaf dataset config -> findings, shared by configs with the same dataset
 
 
-def leaf_datasets(node: dict, where: str) -> list:
-    """``(where, dataset config)`` of each plain dataset, looking inside UDA pairs."""
-    if 'source' in node and 'target' in node:
-        return leaf_datasets(node['source'], where + '.source') + \
-            leaf_datasets(node['target'], where + '.target')
-    return [(where, node)]
-
-
 def reads_earlier_outputs(dataset: dict) -> bool:
     paths = [dataset.get('data_root', '')] + list(dataset.get('data_prefix', {}).values())
     return any(str(v).startswith('work_dirs/') or '/work_dirs/' in str(v) for v in paths)
@@ -160,10 +152,11 @@ def test_every_real_configs_datasets_load_at_real_size(smoke_root, config, monke
     init_default_scope('mmseg')
     monkeypatch.chdir(smoke_root)  # the configs' data/ paths are relative
     cfg = Config.fromfile(str(config))
-    leaves = leaf_datasets(cfg.train_dataloader.dataset, 'train_dataloader.dataset')
-    for split in ('val_dataloader', 'test_dataloader'):
+    from mmuda.datasets.file_checks import dataset_configs
+    leaves = []
+    for split in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         if cfg.get(split):  # the LDR translator and M pre-training have no evaluation
-            leaves += leaf_datasets(cfg[split].dataset, f'{split}.dataset')
+            leaves += dataset_configs(cfg[split].dataset, f'{split}.dataset')
     problems, checked = [], 0
     for where, dataset in leaves:
         if reads_earlier_outputs(dataset):
